@@ -1,0 +1,38 @@
+// The project's one error type and its kinds; the apps map each kind to an exit code.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace symgrad {
+
+// Every error symgrad throws derives from this; what() is one line naming the place and the problem.
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A graph was built wrong: incompatible shapes, an unknown node, a cycle.
+class graph_error : public error {
+public:
+    using error::error;
+};
+
+// Input the user supplied is wrong: a file, a shape of fed data, a flag value.
+class input_error : public error {
+public:
+    using error::error;
+};
+
+// A NaN or Inf appeared in a value or gradient while anomaly detection was on.
+class anomaly_error : public error {
+public:
+    using error::error;
+};
+
+// A file could not be read or written (permissions, missing directory, disk).
+class io_error : public error {
+public:
+    using error::error;
+};
+
+}  // namespace symgrad

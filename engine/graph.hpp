@@ -1,0 +1,112 @@
+// The computation graph: define once, run many times; forward in topological order, reverse-mode backward.
+#pragma once
+#include <cstddef>
+#include <iosfwd>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/op.hpp"
+#include "engine/tensor.hpp"
+
+namespace symgrad {
+
+class graph;
+struct graph_impl;
+
+enum class node_kind { input, parameter, op };
+
+// A light handle to one node of a graph. It stays valid while the graph lives, even if the graph is moved.
+class node {
+public:
+    node() = default;
+    bool valid() const { return impl_ != nullptr; }
+    std::size_t id() const { return id_; }
+    const std::string& name() const;
+    shape2 shape() const;
+    node_kind kind() const;
+    const tensor& value() const;
+    const tensor& grad() const;
+    friend bool operator==(node a, node b) { return a.impl_ == b.impl_ && a.id_ == b.id_; }
+    friend bool operator!=(node a, node b) { return !(a == b); }
+
+private:
+    friend class graph;
+    friend struct graph_impl;
+    friend node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name);
+    node(graph_impl* impl, std::size_t id) : impl_(impl), id_(id) {}
+    graph_impl* impl_ = nullptr;
+    std::size_t id_ = std::numeric_limits<std::size_t>::max();
+};
+
+// Adds an op node to the graph its operands belong to (what matmul(), tanh(), operator+ ... call).
+node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name = {});
+
+class graph {
+public:
+    graph();
+    ~graph();
+    graph(graph&&) noexcept;
+    graph& operator=(graph&&) noexcept;
+    graph(const graph&) = delete;
+    graph& operator=(const graph&) = delete;
+
+    // --- building -------------------------------------------------------------------------------
+    // Data fed from outside (features, labels). Zero-filled until fed.
+    node input(const std::string& name, shape2 shape);
+    // Trainable tensor, zero-filled until set; updated in place through value().
+    node parameter(const std::string& name, shape2 shape);
+    // Adds an op node. Shapes are checked now; a mismatch throws graph_error naming op, operands, shapes.
+    // An empty name gives "<kind>_<id>".
+    node apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name = {});
+    // Renames a node (names are unique within a graph); returns it for chaining.
+    node rename(node n, const std::string& name);
+
+    // --- running --------------------------------------------------------------------------------
+    // Copies data into an input. A new shape re-checks every op's shape rule and re-plans the buffers.
+    void feed(node input, const tensor& data);
+    // Evaluates every node once, in the cached topological order.
+    void forward();
+    // Seeds d(loss)/d(loss) = 1 and propagates vector-Jacobian products back to every parameter (and to
+    // inputs marked with require_grad). Gradients are recomputed, not accumulated across calls.
+    // loss must be 1x1 and forward() must have run since the last change.
+    void backward(node loss);
+    // Asks backward to also compute the gradient of an input (off by default; parameters always have one).
+    void require_grad(node input, bool on = true);
+    // Keeps this node's value and gradient readable after a pass (the planner may otherwise reuse
+    // an intermediate's buffers; reading a reused one throws).
+    void retain(node n);
+    // Checks every value after forward and every gradient after backward for NaN/Inf, throwing
+    // anomaly_error naming the first offending node (op, shape, pass). Off by default.
+    void set_detect_anomaly(bool on);
+    bool detect_anomaly() const;
+    // The pass number reported by anomaly errors; the training loop sets it to its iteration.
+    void set_step(long step);
+    long step() const;
+
+    // --- reading --------------------------------------------------------------------------------
+    tensor& value(node n);
+    const tensor& value(node n) const;
+    const tensor& grad(node n) const;
+    node find(const std::string& name) const;  // throws graph_error when absent
+    bool contains(const std::string& name) const;
+    std::size_t size() const;
+    node at(std::size_t id) const;
+    std::vector<node> nodes() const;            // in topological order
+    std::vector<node> parameters() const;       // in creation order
+    std::vector<node> inputs() const;           // in creation order
+    std::vector<node> operands(node n) const;   // in argument order
+    std::vector<node> consumers(node n) const;
+    const op* operation(node n) const;          // null for inputs and parameters
+    std::string kind_name(node n) const;        // "input", "parameter" or the op's kind()
+
+    // Graphviz DOT, each node labelled with its name, op and shape (boost::write_graphviz).
+    void write_dot(std::ostream& out) const;
+
+private:
+    friend node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name);
+    std::unique_ptr<graph_impl> impl_;
+};
+
+}  // namespace symgrad

@@ -1,0 +1,27 @@
+// Values and gradients: double-precision matrices (a scalar is 1x1) and their shapes.
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include <xtensor/xtensor.hpp>
+
+namespace symgrad {
+
+using tensor = xt::xtensor<double, 2>;
+
+struct shape2 {
+    std::size_t rows = 0;
+    std::size_t cols = 0;
+    std::size_t size() const { return rows * cols; }
+    friend bool operator==(shape2 a, shape2 b) { return a.rows == b.rows && a.cols == b.cols; }
+    friend bool operator!=(shape2 a, shape2 b) { return !(a == b); }
+};
+
+inline shape2 shape_of(const tensor& t) { return {t.shape()[0], t.shape()[1]}; }
+
+// "(4x7)", the form every error message and the DOT export use.
+inline std::string to_string(shape2 s) {
+    return "(" + std::to_string(s.rows) + "x" + std::to_string(s.cols) + ")";
+}
+
+}  // namespace symgrad

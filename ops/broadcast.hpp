@@ -1,0 +1,56 @@
+// NumPy broadcasting between matrices for elementwise ops, and its adjoint (summing over broadcast axes).
+#pragma once
+#include <cstddef>
+
+#include "engine/op.hpp"
+#include "engine/tensor.hpp"
+
+namespace symgrad::detail {
+
+// Broadcast shape of two operands, or a graph_error naming op, operands and shapes.
+shape2 broadcast_shape(std::string_view op_kind, const operand_info& a, const operand_info& b);
+
+// A read-only 2-D view whose row/column stride is 0 along a broadcast axis.
+struct bview {
+    const double* data;
+    std::size_t row_stride;
+    std::size_t col_stride;
+    double operator()(std::size_t i, std::size_t j) const { return data[i * row_stride + j * col_stride]; }
+};
+
+inline bview broadcast_view(const tensor& t) {
+    std::size_t rows = t.shape()[0], cols = t.shape()[1];
+    return {t.data(), rows == 1 ? std::size_t(0) : cols, cols == 1 ? std::size_t(0) : std::size_t(1)};
+}
+
+// out(i,j) = f(i,j) over out's shape.
+template <class F>
+void for_each_element(tensor& out, F f) {
+    std::size_t rows = out.shape()[0], cols = out.shape()[1];
+    double* o = out.data();
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = f(i, j);
+}
+
+// target (shape t, broadcastable to (rows x cols)) = / += sum over broadcast axes of g(i,j).
+// When target has the full shape this is an elementwise store; it may then alias g's source.
+template <class G>
+void reduce_to(tensor& target, bool accumulate, std::size_t rows, std::size_t cols, G g) {
+    std::size_t tr = target.shape()[0], tc = target.shape()[1];
+    double* t = target.data();
+    if (tr == rows && tc == cols) {
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < cols; ++j) {
+                double v = g(i, j);
+                t[i * cols + j] = accumulate ? t[i * cols + j] + v : v;
+            }
+        return;
+    }
+    if (!accumulate)
+        for (std::size_t k = 0; k < tr * tc; ++k) t[k] = 0.0;
+    std::size_t rs = tr == 1 ? 0 : tc, cs = tc == 1 ? 0 : 1;
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) t[i * rs + j * cs] += g(i, j);
+}
+
+}  // namespace symgrad::detail
