@@ -1,0 +1,54 @@
+// Data sets: the embedded Titanic table, a CSV loader for real files, parameters as .npy files.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+
+namespace symgrad {
+
+// Features x samples (the article's layout) and 1 x samples 0/1 labels.
+struct dataset {
+    tensor X;
+    tensor Y;
+    std::vector<std::string> feature_names;  // one per row of X
+    std::string label_name;
+    std::string source;  // "titanic (embedded)" or the file path
+    std::size_t samples() const { return X.shape()[1]; }
+    std::size_t features() const { return X.shape()[0]; }
+};
+
+// The 2201 people aboard (British Board of Trade figures, R's datasets::Titanic), one column each.
+// Features: class_1st, class_2nd, class_3rd, class_crew (one-hot), sex_male (1 male, 0 female),
+// age_adult (1 adult, 0 child). Label: survived (711 ones).
+dataset titanic();
+
+enum class missing_policy { drop_row, impute_mean, error };
+missing_policy parse_missing_policy(const std::string& name);  // "drop", "mean", "error"
+
+struct csv_options {
+    std::string label;  // label column name; empty: the last column
+    missing_policy missing = missing_policy::drop_row;
+    bool standardize = false;  // each feature row to mean 0, std 1 (constant rows left at 0)
+    std::vector<std::string> ignore;  // columns to leave out (e.g. passengerid, name, ticket)
+};
+
+// Reads a header row then records: numeric columns as numbers, text columns one-hot encoded
+// ("<column>_<value>", values in sorted order); empty, NA and NaN cells are missing. Handles quoted
+// fields with commas and doubled quotes, CRLF, a UTF-8 BOM. Throws input_error naming file, line and
+// column for a ragged row, a non-0/1 label, no data rows, an unknown column, an unterminated quote.
+dataset load_csv(const std::string& path, const csv_options& options = {});
+
+// One <name>.npy per parameter in `directory` (created if missing), float64, C order, readable by
+// numpy.load; each file written to a temporary name and renamed into place.
+void save_parameters(const graph& g, const std::string& directory);
+// Loads <name>.npy for every parameter of g, checking dtype, order and shape; throws input_error naming
+// the offending file (missing, truncated, wrong dtype, Fortran order, wrong shape).
+void load_parameters(graph& g, const std::string& directory);
+
+// Single-tensor helpers behind the two above.
+void save_npy(const tensor& t, const std::string& path);
+tensor load_npy(const std::string& path);
+
+}  // namespace symgrad

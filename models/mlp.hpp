@@ -1,0 +1,34 @@
+// Fully connected networks in the article's column layout (X is features x samples).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+
+namespace symgrad {
+
+enum class activation { tanh, sigmoid, relu };
+activation parse_activation(const std::string& name);  // throws input_error naming the choices
+const char* to_string(activation a);
+
+struct mlp_spec {
+    std::size_t inputs = 0;
+    std::vector<std::size_t> hidden;  // empty: logistic regression
+    activation hidden_activation = activation::tanh;
+};
+
+// The built network: an ordinary graph plus handles to its named parts.
+// Parameters W1, b1, ..., WL, bL; W_l is width_l x width_{l-1}, b_l is width_l x 1. Output sigmoid, loss
+// BCE from probabilities (named "A<L>" and "J"); X is "X" (inputs x samples), Y is "Y" (1 x samples).
+struct mlp {
+    graph g;
+    node X, Y;
+    std::vector<node> W, b;
+    node output;
+    node loss;
+};
+
+mlp build_mlp(const mlp_spec& spec, std::size_t samples);
+
+}  // namespace symgrad

@@ -1,0 +1,45 @@
+// Optimisers that update parameters in place from their gradients, and the training loop.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+
+namespace symgrad {
+
+class optimizer {
+public:
+    virtual ~optimizer() = default;
+    virtual std::string name() const = 0;
+    // Applies one update to every parameter of `params` using g.grad(p). State is sized on first use.
+    virtual void step(graph& g, const std::vector<node>& params) = 0;
+};
+
+// W = W - lr * dW, the article's update.
+std::unique_ptr<optimizer> make_gradient_descent(double learning_rate);
+// v = beta v + dW; W = W - lr v (PyTorch's SGD momentum without dampening).
+std::unique_ptr<optimizer> make_momentum(double learning_rate, double beta = 0.9);
+// Adam (Kingma & Ba) with the usual defaults.
+std::unique_ptr<optimizer> make_adam(double learning_rate, double beta1 = 0.9, double beta2 = 0.999,
+                                     double epsilon = 1e-8);
+// "gd", "momentum" or "adam"; throws input_error on anything else or on a learning rate that is not
+// a positive finite number.
+std::unique_ptr<optimizer> make_optimizer(const std::string& name, double learning_rate);
+
+struct train_options {
+    std::size_t iterations = 1000;
+    bool progress = false;  // a progress line on stderr when it is a terminal
+};
+
+// Called after each iteration's update with the iteration number (1-based) and the cost computed in
+// that iteration's forward pass (before the update). Return false to stop early.
+using train_callback = std::function<bool(std::size_t iteration, double cost)>;
+
+// Repeats forward, backward(loss), optimizer step; returns the cost of each iteration.
+std::vector<double> train(graph& g, node loss, optimizer& opt, const train_options& options,
+                          const train_callback& callback = {});
+
+}  // namespace symgrad
