@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages symgrad needs, only those missing. Usage: install-deps.sh [--ci]
+# --ci adds what the CI extras need (clang and its sanitizer/fuzzer runtime).
+set -euo pipefail
+packages=(g++ cmake make pkg-config libboost-graph-dev libboost-program-options-dev libxtensor-dev
+          libxtensor-blas-dev libxsimd-dev libopenblas-dev catch2 nlohmann-json3-dev python3-numpy)
+if [[ "${1:-}" == "--ci" ]]; then packages+=(clang libclang-rt-14-dev); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
