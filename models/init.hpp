@@ -31,7 +31,20 @@ struct initializer {
 
     // Fills t from a generator seeded with `seed`; the same seed gives the same numbers on every run.
     void fill(tensor& t, std::uint64_t seed) const;
+
+    friend bool operator==(const initializer& x, const initializer& y) {
+        return x.how == y.how && x.a == y.a && x.b == y.b;
+    }
+    friend bool operator!=(const initializer& x, const initializer& y) { return !(x == y); }
 };
+
+// The seed a parameter is filled from: FNV-1a of its name mixed with the run seed by SplitMix64, so each
+// parameter's numbers depend only on (seed, name, shape), not on the other parameters.
+std::uint64_t parameter_seed(std::uint64_t seed, const std::string& name);
+
+// Natural log from IEEE +, -, *, / alone (a few ulp of std::log), so the normal initialisers give the same
+// bits on every platform; std::log may differ in the last bit between C libraries.
+double portable_log(double x);
 
 // Which initialiser each parameter gets: `weights` for every W, `biases` for every b (zeros by
 // default), and overrides by parameter name ("W1" -> zeros) that win over both.

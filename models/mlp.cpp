@@ -1,0 +1,68 @@
+// build_mlp: the article's fully connected networks as an ordinary graph of engine ops.
+#include "models/mlp.hpp"
+
+#include "engine/error.hpp"
+#include "ops/ops.hpp"
+
+namespace symgrad {
+
+activation parse_activation(const std::string& name) {
+    if (name == "tanh") return activation::tanh;
+    if (name == "sigmoid") return activation::sigmoid;
+    if (name == "relu") return activation::relu;
+    throw input_error("activation '" + name + "': unknown (choices: tanh, sigmoid, relu)");
+}
+
+const char* to_string(activation a) {
+    switch (a) {
+        case activation::tanh: return "tanh";
+        case activation::sigmoid: return "sigmoid";
+        case activation::relu: return "relu";
+    }
+    return "?";
+}
+
+namespace {
+
+node activate(activation a, node z, const std::string& name) {
+    switch (a) {
+        case activation::tanh: return tanh(z, name);
+        case activation::sigmoid: return sigmoid(z, name);
+        case activation::relu: return relu(z, name);
+    }
+    throw input_error("build_mlp: unknown activation");
+}
+
+}  // namespace
+
+mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
+    if (spec.inputs == 0) throw input_error("build_mlp: the network needs at least one input feature, got 0");
+    if (samples == 0) throw input_error("build_mlp: the data needs at least one sample, got 0");
+    for (std::size_t l = 0; l < spec.hidden.size(); ++l)
+        if (spec.hidden[l] == 0)
+            throw input_error("build_mlp: hidden layer " + std::to_string(l + 1) + " has width 0");
+
+    mlp m;
+    m.X = m.g.input("X", {spec.inputs, samples});
+    m.Y = m.g.input("Y", {1, samples});
+    std::vector<std::size_t> widths = spec.hidden;
+    widths.push_back(1);
+    node A = m.X;
+    std::size_t previous = spec.inputs;
+    for (std::size_t l = 1; l <= widths.size(); ++l) {
+        std::string k = std::to_string(l);
+        node W = m.g.parameter("W" + k, {widths[l - 1], previous});
+        node b = m.g.parameter("b" + k, {widths[l - 1], 1});
+        // Z_l = W_l A_{l-1} + b_l, then the activation: the pattern symcheck finds hidden layers by.
+        node Z = add(matmul(W, A, l == 1 ? "W1X" : "W" + k + "A" + std::to_string(l - 1)), b, "Z" + k);
+        A = l < widths.size() ? activate(spec.hidden_activation, Z, "A" + k) : sigmoid(Z, "A" + k);
+        m.W.push_back(W);
+        m.b.push_back(b);
+        previous = widths[l - 1];
+    }
+    m.output = A;
+    m.loss = bce(m.output, m.Y, "J");
+    return m;
+}
+
+}  // namespace symgrad
