@@ -1,0 +1,403 @@
+// bench_workload: the issue-5 training workload on the engine and on a hand-written C++ baseline.
+//
+// Each (size, threads, variant) runs in its own child process (this binary re-executed with --child),
+// so that the peak resident memory (VmHWM) of one variant cannot include the other's buffers. The
+// parent collects the children's one-line JSON reports and prints the table.
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/graph.hpp"
+#include "ops/kernels.hpp"
+#include "ops/ops.hpp"
+
+// --- heap allocation counter ------------------------------------------------------------------------
+// malloc and friends are replaced in this executable, so every allocation (operator new goes through
+// malloc, and so does OpenBLAS) is counted. Sanitizer builds keep their own allocator.
+namespace {
+std::atomic<unsigned long> heap_allocations{0};
+void count_allocation() { heap_allocations.fetch_add(1, std::memory_order_relaxed); }
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(SYMGRAD_BENCH_NO_MALLOC_HOOK)
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+
+void* malloc(std::size_t n) {
+    count_allocation();
+    return __libc_malloc(n);
+}
+void* calloc(std::size_t k, std::size_t n) {
+    count_allocation();
+    return __libc_calloc(k, n);
+}
+void* realloc(void* p, std::size_t n) {
+    count_allocation();
+    return __libc_realloc(p, n);
+}
+void* memalign(std::size_t a, std::size_t n) {
+    count_allocation();
+    return __libc_memalign(a, n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+    count_allocation();
+    return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, std::size_t a, std::size_t n) {
+    count_allocation();
+    void* p = __libc_memalign(a, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct size_spec {
+    std::string label;
+    std::size_t inputs, hidden, samples;
+};
+
+const std::vector<size_spec> all_sizes = {{"S", 7, 4, 891}, {"M", 64, 256, 10000}, {"L", 784, 1024, 8192}};
+constexpr double learning_rate = 0.1;
+constexpr unsigned long data_seed = 20240501;
+
+// The data and initial parameters, identical for both variants (same seed, same binary).
+struct problem {
+    std::size_t n, h, m;
+    symgrad::tensor X, Y, W1, b1, W2, b2;
+};
+
+symgrad::tensor random_normal(std::mt19937_64& rng, std::size_t rows, std::size_t cols, double scale) {
+    std::normal_distribution<double> normal(0.0, 1.0);
+    symgrad::tensor t = symgrad::tensor::from_shape({rows, cols});
+    for (std::size_t k = 0; k < t.size(); ++k) t.data()[k] = scale * normal(rng);
+    return t;
+}
+
+problem make_problem(const size_spec& s) {
+    std::mt19937_64 rng(data_seed);
+    problem p{s.inputs, s.hidden, s.samples, {}, {}, {}, {}, {}, {}};
+    p.X = random_normal(rng, p.n, p.m, 1.0);
+    // Labels from a random linear rule, so the network has something to learn.
+    symgrad::tensor rule = random_normal(rng, 1, p.n, 1.0);
+    p.Y = symgrad::tensor::from_shape({1, p.m});
+    for (std::size_t j = 0; j < p.m; ++j) {
+        double s_j = 0.0;
+        for (std::size_t i = 0; i < p.n; ++i) s_j += rule(0, i) * p.X(i, j);
+        p.Y(0, j) = s_j > 0.0 ? 1.0 : 0.0;
+    }
+    // Scaled so tanh is not saturated at any size (Glorot-like 1/sqrt(fan_in)).
+    p.W1 = random_normal(rng, p.h, p.n, 1.0 / std::sqrt(double(p.n)));
+    p.b1 = symgrad::tensor::from_shape({p.h, 1});
+    p.b1.fill(0.0);
+    p.W2 = random_normal(rng, 1, p.h, 1.0 / std::sqrt(double(p.h)));
+    p.b2 = symgrad::tensor::from_shape({1, 1});
+    p.b2.fill(0.0);
+    return p;
+}
+
+// --- (a) the engine ---------------------------------------------------------------------------------
+class engine_variant {
+public:
+    explicit engine_variant(const problem& p) {
+        using namespace symgrad;
+        auto X = g_.input("X", {p.n, p.m});
+        auto Y = g_.input("Y", {1, p.m});
+        auto W1 = g_.parameter("W1", {p.h, p.n});
+        auto b1 = g_.parameter("b1", {p.h, 1});
+        auto W2 = g_.parameter("W2", {1, p.h});
+        auto b2 = g_.parameter("b2", {1, 1});
+        auto A1 = symgrad::tanh(matmul(W1, X) + b1);
+        auto A2 = sigmoid(matmul(W2, A1) + b2);
+        loss_ = bce(A2, Y, "J");
+        g_.feed(X, p.X);
+        g_.feed(Y, p.Y);
+        g_.value(W1) = p.W1;
+        g_.value(b1) = p.b1;
+        g_.value(W2) = p.W2;
+        g_.value(b2) = p.b2;
+        params_ = g_.parameters();
+    }
+    // One gradient-descent iteration; returns the cost of its forward pass.
+    double step() {
+        g_.forward();
+        double cost = g_.value(loss_)(0, 0);
+        g_.backward(loss_);
+        for (auto p : params_) {
+            double* w = g_.value(p).data();
+            const double* d = g_.grad(p).data();
+            for (std::size_t k = 0, n = g_.value(p).size(); k < n; ++k) w[k] -= learning_rate * d[k];
+        }
+        return cost;
+    }
+
+private:
+    symgrad::graph g_;
+    symgrad::node loss_;
+    std::vector<symgrad::node> params_;
+};
+
+// --- (b) the hand-written baseline ------------------------------------------------------------------
+// The article's formulas on buffers allocated once:
+//   Z1 = W1 X + b1, A1 = tanh Z1, Z2 = W2 A1 + b2, A2 = sigmoid Z2, J = -mean(Y log A2 + (1-Y) log(1-A2))
+//   dZ2 = (A2 - Y)/m, dW2 = dZ2 A1', db2 = sum dZ2, dZ1 = W2' dZ2 * (1 - A1^2), dW1 = dZ1 X', db1 = rowsum dZ1
+// with cblas_dgemm straight on the buffers, the update folded into the weight-gradient dgemm
+// (W += -lr dZ A' with beta = 1, so no dW buffers), bias+activation and derivative+row-sum fused,
+// and the engine's vectorized tanh/sigmoid kernels applied per row while the row is in cache.
+class baseline_variant {
+public:
+    explicit baseline_variant(const problem& p)
+        : n_(p.n), h_(p.h), m_(p.m), X_(p.X.data(), p.X.data() + p.X.size()),
+          Y_(p.Y.data(), p.Y.data() + p.Y.size()), W1_(p.W1.data(), p.W1.data() + p.W1.size()),
+          b1_(p.b1.data(), p.b1.data() + p.b1.size()), W2_(p.W2.data(), p.W2.data() + p.W2.size()),
+          b2_(p.b2(0, 0)), A1_(h_ * m_), dZ1_(h_ * m_), A2_(m_), dZ2_(m_) {}
+
+    double step() {
+        const int n = int(n_), h = int(h_), m = int(m_);
+        const double inv_m = 1.0 / double(m_);
+        // Forward.
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, h, m, n, 1.0, W1_.data(), n, X_.data(), m, 0.0,
+                    A1_.data(), m);
+        for (std::size_t i = 0; i < h_; ++i) {
+            double* row = A1_.data() + i * m_;
+            for (std::size_t j = 0; j < m_; ++j) row[j] += b1_[i];
+            symgrad::kernels::tanh(row, row, m_);
+        }
+        cblas_dgemv(CblasRowMajor, CblasTrans, h, m, 1.0, A1_.data(), m, W2_.data(), 1, 0.0, A2_.data(), 1);
+        for (std::size_t j = 0; j < m_; ++j) A2_[j] += b2_;
+        symgrad::kernels::sigmoid(A2_.data(), A2_.data(), m_);
+        // Cost with the same clamp as the engine's bce; labels are 0/1, so one log per sample.
+        double s = 0.0;
+        for (std::size_t j = 0; j < m_; ++j) {
+            double q = std::clamp(A2_[j], symgrad::bce_clamp, 1.0 - symgrad::bce_clamp);
+            s += Y_[j] != 0.0 ? std::log(q) : std::log1p(-q);
+        }
+        const double cost = -s * inv_m;
+        // Backward, with the update folded in.
+        double db2 = 0.0;
+        for (std::size_t j = 0; j < m_; ++j) {
+            dZ2_[j] = (A2_[j] - Y_[j]) * inv_m;
+            db2 += dZ2_[j];
+        }
+        // dZ1 = W2' dZ2 (outer product, old W2), then W2 -= lr dZ2 A1'.
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, h, m, 1, 1.0, W2_.data(), h, dZ2_.data(), m, 0.0,
+                    dZ1_.data(), m);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, h, m, -learning_rate, A1_.data(), m, dZ2_.data(), 1, 1.0,
+                    W2_.data(), 1);
+        b2_ -= learning_rate * db2;
+        for (std::size_t i = 0; i < h_; ++i) {
+            double* d = dZ1_.data() + i * m_;
+            const double* a = A1_.data() + i * m_;
+            double row_sum = 0.0;
+            for (std::size_t j = 0; j < m_; ++j) {
+                d[j] *= 1.0 - a[j] * a[j];
+                row_sum += d[j];
+            }
+            b1_[i] -= learning_rate * row_sum;
+        }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, h, n, m, -learning_rate, dZ1_.data(), m, X_.data(), m,
+                    1.0, W1_.data(), n);
+        return cost;
+    }
+
+private:
+    std::size_t n_, h_, m_;
+    std::vector<double> X_, Y_, W1_, b1_, W2_;
+    double b2_;
+    std::vector<double> A1_, dZ1_, A2_, dZ2_;
+};
+
+// --- child: one variant at one size and thread count -------------------------------------------------
+long peak_resident_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+template <class Variant>
+nlohmann::json run_variant(const problem& p, int iterations) {
+    Variant v(p);
+    std::vector<double> seconds(std::size_t(iterations), 0.0);
+    double first_cost = v.step();  // warm-up: first touches of every buffer, BLAS thread start
+    double last_cost = first_cost;
+    unsigned long allocations_before = heap_allocations.load(std::memory_order_relaxed);
+    for (int it = 0; it < iterations; ++it) {
+        auto t0 = clock_type::now();
+        last_cost = v.step();
+        seconds[std::size_t(it)] = std::chrono::duration<double>(clock_type::now() - t0).count();
+    }
+    unsigned long allocations = heap_allocations.load(std::memory_order_relaxed) - allocations_before;
+    std::vector<double> sorted = seconds;
+    std::sort(sorted.begin(), sorted.end());
+    std::size_t k = sorted.size();
+    double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+    return {{"median_seconds", median},
+            {"min_seconds", sorted.front()},
+            {"allocations_per_iteration", double(allocations) / iterations},
+            {"peak_kib", peak_resident_kib()},
+            {"first_cost", first_cost},
+            {"last_cost", last_cost}};
+}
+
+int child_main(const std::string& variant, const std::string& size_label, int threads, int iterations) {
+    openblas_set_num_threads(threads);
+    auto it = std::find_if(all_sizes.begin(), all_sizes.end(), [&](const size_spec& s) { return s.label == size_label; });
+    if (it == all_sizes.end()) return 2;
+    problem p = make_problem(*it);
+    nlohmann::json r = variant == "engine" ? run_variant<engine_variant>(p, iterations)
+                                           : run_variant<baseline_variant>(p, iterations);
+    std::cout << r.dump() << std::endl;
+    return 0;
+}
+
+// --- parent ---------------------------------------------------------------------------------------------
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+nlohmann::json run_child(const std::string& self, const std::string& variant, const std::string& size, int threads,
+                         int iterations) {
+    std::string cmd = "'" + self + "' --child " + variant + " --sizes " + size + " --threads " +
+                      std::to_string(threads) + " --iterations " + std::to_string(iterations);
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) throw std::runtime_error("bench_workload: cannot start " + cmd);
+    std::string out;
+    char buf[4096];
+    while (std::size_t got = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, got);
+    if (pclose(pipe) != 0 || out.empty()) throw std::runtime_error("bench_workload: child failed: " + cmd);
+    return nlohmann::json::parse(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    namespace po = boost::program_options;
+    std::string sizes_arg = "S,M,L", threads_arg = "1,2", json_path, child;
+    int iterations = 10, repeat = 1;
+    // Relative cost difference allowed between the variants: they do the same arithmetic up to the
+    // order of floating-point operations (BLAS blocking, the bce gradient's algebraic form), which moves
+    // the cost by ~1e-15 relative per iteration; 1e-9 catches any real difference in the work.
+    double tolerance = 1e-9;
+    po::options_description opts("bench_workload: engine vs hand-written C++ on the 2-layer tanh/sigmoid workload");
+    opts.add_options()("help", "this message")("sizes", po::value(&sizes_arg), "comma list of S, M, L")(
+        "iterations", po::value(&iterations), "timed iterations per run (after one warm-up)")(
+        "threads", po::value(&threads_arg), "comma list of OpenBLAS thread counts")(
+        "repeat", po::value(&repeat), "engine/baseline pairs per configuration; the table shows the median")(
+        "json", po::value(&json_path), "also write the results as JSON to this file")(
+        "child", po::value(&child), "internal: run one variant and print its JSON report");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, opts), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "bench_workload: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << opts << "\n";
+        return 0;
+    }
+    if (iterations < 1 || repeat < 1) {
+        std::cerr << "bench_workload: --iterations and --repeat must be at least 1\n";
+        return 2;
+    }
+    if (!child.empty()) return child_main(child, sizes_arg, std::stoi(threads_arg), iterations);
+
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        std::cerr << "bench_workload: cannot find its own executable\n";
+        return 1;
+    }
+    self[len] = '\0';
+
+    nlohmann::json results = nlohmann::json::array();
+    bool costs_agree = true;
+    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff\n";
+    for (const auto& size : split(sizes_arg)) {
+        for (const auto& t : split(threads_arg)) {
+            int threads = std::stoi(t);
+            std::vector<nlohmann::json> engine_runs, baseline_runs;
+            std::vector<double> ratios;
+            for (int r = 0; r < repeat; ++r) {
+                engine_runs.push_back(run_child(self, "engine", size, threads, iterations));
+                baseline_runs.push_back(run_child(self, "baseline", size, threads, iterations));
+                ratios.push_back(engine_runs.back()["median_seconds"].get<double>() /
+                                 baseline_runs.back()["median_seconds"].get<double>());
+            }
+            // Report the pair whose ratio is the median one.
+            std::vector<std::size_t> idx(ratios.size());
+            for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
+            std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ratios[a] < ratios[b]; });
+            std::size_t pick = idx[idx.size() / 2];
+            const auto& e = engine_runs[pick];
+            const auto& b = baseline_runs[pick];
+            double diff = 0.0;
+            for (const char* key : {"first_cost", "last_cost"}) {
+                double x = e[key].get<double>(), y = b[key].get<double>();
+                diff = std::max(diff, std::abs(x - y) / std::max(std::abs(y), 1e-300));
+            }
+            if (!(diff <= tolerance)) costs_agree = false;
+            double pe = e["peak_kib"].get<double>() / 1024.0, pb = b["peak_kib"].get<double>() / 1024.0;
+            std::cout << std::setw(4) << size << std::setw(8) << threads << std::fixed << std::setprecision(3)
+                      << std::setw(12) << 1e3 * e["median_seconds"].get<double>() << std::setw(12)
+                      << 1e3 * b["median_seconds"].get<double>() << std::setprecision(3) << std::setw(7)
+                      << ratios[pick] << std::setprecision(1) << std::setw(9)
+                      << e["allocations_per_iteration"].get<double>() << "," << std::left << std::setw(6)
+                      << b["allocations_per_iteration"].get<double>() << std::right << std::setw(9) << pe << ","
+                      << std::left << std::setw(7) << pb << std::right << std::setprecision(3) << std::setw(9)
+                      << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
+                      << std::defaultfloat << "\n";
+            std::cout.flush();
+            results.push_back({{"size", size},
+                               {"threads", threads},
+                               {"iterations", iterations},
+                               {"ratio", ratios[pick]},
+                               {"all_ratios", ratios},
+                               {"cost_relative_difference", diff},
+                               {"engine", e},
+                               {"baseline", b}});
+        }
+    }
+    if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << "\n";
+    if (!costs_agree) {
+        std::cerr << "bench_workload: the engine and the baseline computed different costs (relative difference > "
+                  << tolerance << "); the comparison is invalid\n";
+        return 1;
+    }
+    return 0;
+}
