@@ -215,12 +215,16 @@ public:
         for (std::size_t i = 0; i < h_; ++i) {
             double* d = dZ1_.data() + i * m_;
             const double* a = A1_.data() + i * m_;
-            double row_sum = 0.0;
-            for (std::size_t j = 0; j < m_; ++j) {
-                d[j] *= 1.0 - a[j] * a[j];
-                row_sum += d[j];
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;  // independent partial sums pipeline
+            std::size_t j = 0;
+            for (; j + 4 <= m_; j += 4) {
+                s0 += d[j] *= 1.0 - a[j] * a[j];
+                s1 += d[j + 1] *= 1.0 - a[j + 1] * a[j + 1];
+                s2 += d[j + 2] *= 1.0 - a[j + 2] * a[j + 2];
+                s3 += d[j + 3] *= 1.0 - a[j + 3] * a[j + 3];
             }
-            b1_[i] -= learning_rate * row_sum;
+            for (; j < m_; ++j) s0 += d[j] *= 1.0 - a[j] * a[j];
+            b1_[i] -= learning_rate * ((s0 + s1) + (s2 + s3));
         }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, h, n, m, -learning_rate, dZ1_.data(), m, X_.data(), m,
                     1.0, W1_.data(), n);

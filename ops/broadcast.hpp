@@ -46,6 +46,24 @@ void reduce_to(tensor& target, bool accumulate, std::size_t rows, std::size_t co
             }
         return;
     }
+    if (tr == rows && tc == 1) {
+        // The (h,1) bias case: a row sum in registers, four independent partial sums so the additions
+        // pipeline (the order differs from a single running sum only by rounding).
+        for (std::size_t i = 0; i < rows; ++i) {
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+            std::size_t j = 0;
+            for (; j + 4 <= cols; j += 4) {
+                s0 += g(i, j);
+                s1 += g(i, j + 1);
+                s2 += g(i, j + 2);
+                s3 += g(i, j + 3);
+            }
+            for (; j < cols; ++j) s0 += g(i, j);
+            double s = (s0 + s1) + (s2 + s3);
+            t[i] = accumulate ? t[i] + s : s;
+        }
+        return;
+    }
     if (!accumulate)
         for (std::size_t k = 0; k < tr * tc; ++k) t[k] = 0.0;
     std::size_t rs = tr == 1 ? 0 : tc, cs = tc == 1 ? 0 : 1;
