@@ -47,6 +47,7 @@ std::string gradcheck_report::summary() const {
 gradcheck_report gradcheck(graph& g, node loss, const gradcheck_options& o) {
     if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0))
         throw input_error("gradcheck: eps must be > 0 and atol, rtol >= 0");
+    g.retain(loss);  // its value is read after every forward; an op after it could otherwise overwrite it
     std::vector<node> checked = g.parameters();
     if (o.check_inputs)
         for (auto in : g.inputs()) {

@@ -358,6 +358,7 @@ void graph::feed(node n, const tensor& data) {
         } catch (const graph_error& e) {
             r.shape = old;
             impl_->planned = false;
+            impl_->plan();  // the failed plan had already re-inferred some downstream shapes: restore them
             throw graph_error("feed '" + r.name + "' " + to_string(shape_of(data)) + ": " + e.what());
         }
     }

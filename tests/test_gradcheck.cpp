@@ -204,3 +204,16 @@ TEST_CASE("gradcheck rejects a non-positive step", "[engine][gradcheck]") {
     o.eps = 0;
     CHECK_THROWS_AS(gradcheck(s.g, s.loss, o), input_error);
 }
+
+TEST_CASE("gradcheck works on a loss that feeds another op", "[engine][gradcheck]") {
+    // scale may write K in place over J's buffer (nothing else reads J); gradcheck reads J's value.
+    graph g;
+    node p = g.parameter("P", {1, 3});
+    g.value(p) = tensor{{0.1, 0.2, 0.3}};
+    node J = sum(tanh(p), "J");
+    scale(J, 2.0, "K");
+    gradcheck_report report;
+    REQUIRE_NOTHROW(report = gradcheck(g, J));
+    INFO(report.summary());
+    CHECK(report.passed());
+}

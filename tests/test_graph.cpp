@@ -114,6 +114,20 @@ TEST_CASE("feeding data with the wrong number of rows throws naming the input", 
     CHECK(same_values(a.g.value(a.Z), tensor{{13}, {27}}));
 }
 
+TEST_CASE("a refused feed leaves every node's shape as it was", "[engine][graph][feed]") {
+    // X -> tanh -> matmul: the new X shape passes tanh's rule and fails matmul's, after tanh's shape was updated.
+    graph g;
+    node X = g.input("X", {2, 1});
+    node T = tanh(X, "T");
+    node W = g.parameter("W", {3, 2});
+    node Z = matmul(W, T, "Z");
+    CHECK_THROWS_MATCHES(g.feed(X, tensor{{1}, {2}, {3}}), graph_error,
+                         Catch::Message("feed 'X' (3x1): matmul: cannot multiply W (3x2) and T (3x1)"));
+    CHECK(X.shape() == shape2{2, 1});
+    CHECK(T.shape() == shape2{2, 1});
+    CHECK(Z.shape() == shape2{3, 1});
+}
+
 TEST_CASE("feeding a parameter is refused", "[engine][graph][feed]") {
     affine a;
     CHECK_THROWS_WITH(a.g.feed(a.W, tensor{{1, 2}, {3, 4}}), Catch::Contains("'W' is not an input"));
