@@ -1,0 +1,130 @@
+// The training-and-analysis loop behind symcheck; each analysed iteration's forward/backward is the
+// training pass itself, so tracing the effective width costs no extra pass.
+#include "experiment.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "models/mlp.hpp"
+#include "models/optim.hpp"
+
+namespace symgrad::symcheck {
+
+namespace {
+
+dataset load_data(const config& cfg) {
+    if (cfg.data == "titanic") return titanic();
+    return load_csv(cfg.data, cfg.csv);
+}
+
+std::size_t narrowest(const symmetry_report& r) {
+    std::size_t w = 0;
+    bool first = true;
+    for (const auto& l : r.layers) {
+        w = first ? l.effective_width : std::min(w, l.effective_width);
+        first = false;
+    }
+    return w;
+}
+
+void print_tensor(std::ostream& out, const std::string& name, const tensor& t) {
+    out << "  " << name << " =\n";
+    for (std::size_t i = 0; i < t.shape()[0]; ++i) {
+        out << "    [";
+        for (std::size_t j = 0; j < t.shape()[1]; ++j) out << (j ? " " : "") << std::setw(12) << std::setprecision(6) << t(i, j);
+        out << " ]\n";
+    }
+}
+
+}  // namespace
+
+symmetry_verdict experiment::verdict() const {
+    symmetry_verdict v = symmetry_verdict::healthy;
+    for (const auto& r : runs) v = std::max(v, r.final.verdict);
+    return v;
+}
+
+experiment run_experiment(const config& cfg, std::ostream* log) {
+    experiment ex;
+    ex.data = load_data(cfg);
+    ex.spec.inputs = ex.data.features();
+    ex.spec.hidden = cfg.hidden;
+    ex.spec.hidden_activation = cfg.hidden_activation;
+
+    symmetry_options opts;
+    opts.exact = cfg.exact;
+    if (cfg.tolerance) opts.relative_tolerance = *cfg.tolerance;
+
+    for (const auto& init : cfg.inits) {
+        mlp net = build_mlp(ex.spec, ex.data.samples());
+        net.g.feed(net.X, ex.data.X);
+        net.g.feed(net.Y, ex.data.Y);
+        net.g.set_detect_anomaly(cfg.detect_anomaly);
+        if (!cfg.load_dir.empty())
+            load_parameters(net.g, cfg.load_dir);
+        else
+            init.plan.apply(net.g, cfg.seed);
+        if (ex.dot.empty()) {
+            std::ostringstream dot;
+            net.g.write_dot(dot);
+            ex.dot = dot.str();
+        }
+        std::vector<tensor> start;
+        for (auto p : net.g.parameters()) start.push_back(net.g.value(p));
+        auto opt = make_optimizer(cfg.optimizer, cfg.learning_rate);
+
+        run_result run;
+        run.init = init.label;
+        run.trace.reserve(cfg.iterations + 1);
+        for (std::size_t it = 0; it <= cfg.iterations; ++it) {
+            net.g.set_step(long(it));
+            trace_point point;
+            point.iteration = it;
+            bool analyse = it == 0 || it == cfg.iterations || it % cfg.trace_every == 0;
+            if (analyse) {
+                symmetry_report rep = analyse_symmetry(net.g, net.loss, opts);  // runs forward + backward
+                point.effective_width = narrowest(rep);
+                if (it == 0) run.initial = rep;
+                if (it == cfg.iterations) run.final = std::move(rep);
+            } else {
+                net.g.forward();
+                net.g.backward(net.loss);
+            }
+            point.cost = net.g.value(net.loss)(0, 0);
+            if (!std::isfinite(point.cost))
+                throw anomaly_error("anomaly: the cost is " + std::to_string(point.cost) + " at iteration " +
+                                    std::to_string(it) + " of run '" + init.label + "'");
+            run.trace.push_back(point);
+            if (log && it < cfg.print_weights && !net.W.empty()) {
+                *log << "run '" << init.label << "', iteration " << it << " (cost " << std::setprecision(10)
+                     << point.cost << "):\n";
+                print_tensor(*log, net.W[0].name(), net.g.value(net.W[0]));
+                if (net.W.size() > 1) print_tensor(*log, net.W[1].name(), net.g.value(net.W[1]));
+            }
+            if (it < cfg.iterations) opt->step(net.g, net.g.parameters());
+        }
+        run.initial_cost = run.trace.front().cost;
+        run.final_cost = run.trace.back().cost;
+        auto params = net.g.parameters();
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            const tensor& now = net.g.value(params[k]);
+            run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
+        }
+        if (!cfg.save_dir.empty()) {
+            std::string dir = cfg.save_dir;
+            if (cfg.inits.size() > 1) {
+                std::string safe;
+                for (char c : init.label) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+                dir += "/" + safe;
+            }
+            save_parameters(net.g, dir);
+        }
+        ex.runs.push_back(std::move(run));
+    }
+    return ex;
+}
+
+}  // namespace symgrad::symcheck

@@ -1,0 +1,45 @@
+// One symcheck run per initialiser: build, initialise, train while tracing, analyse the final state.
+#pragma once
+#include <cstddef>
+#include <iosfwd>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/symmetry.hpp"
+#include "models/data.hpp"
+#include "options.hpp"
+
+namespace symgrad::symcheck {
+
+// State after `iteration` updates (0 = as initialised).
+struct trace_point {
+    std::size_t iteration = 0;
+    double cost = 0.0;
+    std::optional<std::size_t> effective_width;  // narrowest hidden layer; absent between --trace-every samples
+};
+
+struct run_result {
+    std::string init;
+    std::vector<trace_point> trace;
+    symmetry_report initial;  // the state as initialised
+    symmetry_report final;    // the state after training (== initial with 0 iterations)
+    double initial_cost = 0.0;
+    double final_cost = 0.0;
+    std::map<std::string, bool> moved;  // per parameter: changed at all during training
+};
+
+struct experiment {
+    dataset data;
+    mlp_spec spec;
+    std::vector<run_result> runs;
+    std::string dot;  // the model graph (same for every run)
+    symmetry_verdict verdict() const;  // worst over runs
+};
+
+// Runs every initialiser of cfg. `log` receives the article's weight tables (--print-weights), if any.
+// Throws input_error for bad data or parameters and anomaly_error when a run diverges.
+experiment run_experiment(const config& cfg, std::ostream* log);
+
+}  // namespace symgrad::symcheck

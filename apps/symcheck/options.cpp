@@ -1,0 +1,207 @@
+// Boost.Program_options description of symcheck's flags and their validation into a config.
+#include "options.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "engine/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace symgrad::symcheck {
+
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> parts;
+    std::string cur;
+    std::istringstream in(text);
+    while (std::getline(in, cur, sep)) parts.push_back(cur);
+    if (!text.empty() && text.back() == sep) parts.emplace_back();
+    return parts;
+}
+
+std::size_t parse_count(const std::string& flag, const std::string& text, bool allow_zero) {
+    std::size_t pos = 0;
+    unsigned long long v = 0;
+    bool ok = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    if (ok) {
+        try {
+            v = std::stoull(text, &pos);
+        } catch (...) {
+            ok = false;
+        }
+    }
+    if (!ok || pos != text.size())
+        throw input_error("--" + flag + ": '" + text + "' is not a whole number");
+    if (!allow_zero && v == 0) throw input_error("--" + flag + ": must be at least 1, got 0");
+    if (v > 1000000000ULL) throw input_error("--" + flag + ": " + text + " is too large");
+    return std::size_t(v);
+}
+
+double parse_real(const std::string& flag, const std::string& text) {
+    std::size_t pos = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &pos);
+    } catch (...) {
+        pos = std::string::npos;
+    }
+    if (pos != text.size()) throw input_error("--" + flag + ": '" + text + "' is not a number");
+    return v;
+}
+
+const char* const default_inits[] = {"zeros", "constant:0.5", "normal:0.01", "glorot"};
+
+}  // namespace
+
+parsed parse_command_line(int argc, const char* const* argv) {
+    po::options_description data("Data");
+    data.add_options()
+        ("data", po::value<std::string>()->default_value("titanic"),
+         "'titanic' (embedded, 2201 people) or the path of a CSV file with a header row")
+        ("label", po::value<std::string>(), "label column of the CSV (0/1 values; default: the last column)")
+        ("missing", po::value<std::string>()->default_value("drop"),
+         "missing CSV values: drop (the row), mean (impute the column mean) or error")
+        ("ignore", po::value<std::string>(), "comma-separated CSV columns to leave out")
+        ("standardize", po::bool_switch(), "standardise every feature to mean 0, std 1");
+    po::options_description model("Model");
+    model.add_options()
+        ("hidden", po::value<std::string>()->default_value("4"),
+         "hidden layer widths, comma-separated (e.g. 64,32); 'none' for logistic regression")
+        ("activation", po::value<std::string>()->default_value("tanh"), "hidden activation: tanh, sigmoid or relu");
+    po::options_description init("Initialisation (one run per --init)");
+    init.add_options()
+        ("init", po::value<std::vector<std::string>>(),
+         "initialiser to compare; repeat for several. zeros | constant:C | normal:STD | normal:MEAN:STD | "
+         "uniform:A | uniform:A:B | glorot | glorot_normal | he | he_uniform; per-tensor overrides after "
+         "commas, e.g. 'normal:0.01,W1=zeros'. Default: zeros, constant:0.5, normal:0.01, glorot")
+        ("load", po::value<std::string>(),
+         "load the initial parameters from DIR/<name>.npy (W1.npy, b1.npy, ...) instead of --init");
+    po::options_description train("Training");
+    train.add_options()
+        ("optimizer", po::value<std::string>()->default_value("gd"), "gd, momentum or adam")
+        ("lr", po::value<std::string>()->default_value("0.01"), "learning rate, a positive finite number")
+        ("iterations", po::value<std::string>()->default_value("3000"),
+         "full-batch training iterations; 0 analyses the initial state only")
+        ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser");
+    po::options_description analysis("Analysis");
+    analysis.add_options()
+        ("tolerance", po::value<std::string>(),
+         "relative tolerance under which two units count as identical (>= 0; default: the library's)")
+        ("exact", po::bool_switch(), "units are identical only if bitwise equal")
+        ("no-detect-anomaly", po::bool_switch(), "do not stop at the first NaN/Inf value or gradient")
+        ("trace-every", po::value<std::string>()->default_value("1"),
+         "analyse the effective width every N iterations for the trace (1 = every iteration)");
+    po::options_description output("Output");
+    output.add_options()
+        ("json", po::value<std::string>(), "write the JSON report to FILE ('-' for stdout, replacing the text report)")
+        ("trace", po::value<std::string>(), "write the per-iteration trace (run, iteration, cost, effective width) as CSV")
+        ("svg", po::value<std::string>(), "write the figure (cost and effective width against iteration) as SVG")
+        ("dot", po::value<std::string>(), "write the model graph as Graphviz DOT")
+        ("save", po::value<std::string>(), "save the final parameters as .npy into DIR (DIR/<run>/ for several runs)")
+        ("print-weights", po::value<std::string>()->default_value("0"),
+         "print W1 and W2 for the first N iterations (the article's tables)")
+        ("quiet,q", po::bool_switch(), "no text report (exit status and files only)")
+        ("help,h", "show this help")
+        ("version", "show the version");
+    po::options_description all("symcheck: finds hidden units that gradient descent can never separate.\n\n"
+                                "Usage: symcheck [options]\n\nWith no options it reproduces the article on "
+                                "the embedded Titanic data.\nExit status: 0 no layer symmetric or frozen, 1 "
+                                "a layer is symmetric or frozen,\n2 bad usage or bad input (including a "
+                                "diverging run), 3 internal error.\n");
+    all.add(data).add(model).add(init).add(train).add(analysis).add(output);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw input_error(std::string(e.what()) + " (see symcheck --help)");
+    }
+    parsed result;
+    if (vm.count("help")) {
+        std::ostringstream s;
+        s << all;
+        result.what = parsed::action::help;
+        result.text = s.str();
+        return result;
+    }
+    if (vm.count("version")) {
+        result.what = parsed::action::version;
+        result.text = "symcheck 0.1.0\n";
+        return result;
+    }
+
+    config& c = result.cfg;
+    c.data = vm["data"].as<std::string>();
+    if (c.data.empty()) throw input_error("--data: must be 'titanic' or a CSV path");
+    if (vm.count("label")) c.csv.label = vm["label"].as<std::string>();
+    c.csv.missing = parse_missing_policy(vm["missing"].as<std::string>());
+    if (vm.count("ignore"))
+        for (auto& col : split(vm["ignore"].as<std::string>(), ','))
+            if (!col.empty()) c.csv.ignore.push_back(col);
+    c.csv.standardize = vm["standardize"].as<bool>();
+    if (c.data == "titanic" && (vm.count("label") || vm.count("ignore")))
+        throw input_error("--label and --ignore apply to a CSV file, not to the embedded titanic data");
+
+    std::string hidden = vm["hidden"].as<std::string>();
+    c.hidden.clear();
+    if (hidden != "none")
+        for (auto& w : split(hidden, ',')) c.hidden.push_back(parse_count("hidden", w, false));
+    c.hidden_activation = parse_activation(vm["activation"].as<std::string>());
+
+    if (vm.count("load") && vm.count("init")) throw input_error("--load and --init exclude each other");
+    if (vm.count("load")) {
+        c.load_dir = vm["load"].as<std::string>();
+        c.inits.push_back({"loaded from " + c.load_dir, init_plan{}});
+    } else if (vm.count("init")) {
+        for (auto& spec : vm["init"].as<std::vector<std::string>>()) c.inits.push_back({spec, init_plan::parse(spec)});
+    } else {
+        for (const char* spec : default_inits) c.inits.push_back({spec, init_plan::parse(spec)});
+    }
+
+    c.optimizer = vm["optimizer"].as<std::string>();
+    if (c.optimizer != "gd" && c.optimizer != "momentum" && c.optimizer != "adam")
+        throw input_error("--optimizer: unknown '" + c.optimizer + "' (choose gd, momentum or adam)");
+    c.learning_rate = parse_real("lr", vm["lr"].as<std::string>());
+    if (!std::isfinite(c.learning_rate) || c.learning_rate <= 0)
+        throw input_error("--lr: must be a positive finite number, got " + vm["lr"].as<std::string>());
+    c.iterations = parse_count("iterations", vm["iterations"].as<std::string>(), true);
+    std::string seed = vm["seed"].as<std::string>();
+    if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos)
+        throw input_error("--seed: '" + seed + "' is not a whole number >= 0");
+    try {
+        c.seed = std::stoull(seed);
+    } catch (...) {
+        throw input_error("--seed: '" + seed + "' is too large");
+    }
+
+    if (vm.count("tolerance")) {
+        double t = parse_real("tolerance", vm["tolerance"].as<std::string>());
+        if (!std::isfinite(t) || t < 0) throw input_error("--tolerance: must be a finite number >= 0");
+        c.tolerance = t;
+    }
+    c.exact = vm["exact"].as<bool>();
+    if (c.exact && c.tolerance) throw input_error("--exact and --tolerance exclude each other");
+    c.detect_anomaly = !vm["no-detect-anomaly"].as<bool>();
+    c.trace_every = parse_count("trace-every", vm["trace-every"].as<std::string>(), false);
+
+    auto path = [&](const char* flag, std::string& out) {
+        if (!vm.count(flag)) return;
+        out = vm[flag].as<std::string>();
+        if (out.empty()) throw input_error(std::string("--") + flag + ": needs a file name");
+    };
+    path("json", c.json_path);
+    path("trace", c.trace_path);
+    path("svg", c.svg_path);
+    path("dot", c.dot_path);
+    path("save", c.save_dir);
+    c.print_weights = parse_count("print-weights", vm["print-weights"].as<std::string>(), true);
+    c.quiet = vm["quiet"].as<bool>();
+    return result;
+}
+
+}  // namespace symgrad::symcheck

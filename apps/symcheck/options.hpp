@@ -1,0 +1,59 @@
+// symcheck's command line: every option, its default and its validation (Boost.Program_options).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/data.hpp"
+#include "models/init.hpp"
+#include "models/mlp.hpp"
+
+namespace symgrad::symcheck {
+
+struct init_run {
+    std::string label;  // as the user wrote it, e.g. "constant:0.5"
+    init_plan plan;
+};
+
+struct config {
+    // Data.
+    std::string data = "titanic";
+    csv_options csv;
+    // Model.
+    std::vector<std::size_t> hidden{4};
+    activation hidden_activation = activation::tanh;
+    // Initialisation: one run per entry; or parameters loaded from a directory of .npy files.
+    std::vector<init_run> inits;
+    std::string load_dir;
+    // Training.
+    std::string optimizer = "gd";
+    double learning_rate = 0.01;
+    std::size_t iterations = 3000;
+    std::uint64_t seed = 1;
+    // Analysis.
+    std::optional<double> tolerance;  // default: the analysis library's
+    bool exact = false;
+    bool detect_anomaly = true;
+    std::size_t trace_every = 1;
+    // Outputs.
+    std::string json_path;  // "-" for stdout (then no text report)
+    std::string trace_path;
+    std::string svg_path;
+    std::string dot_path;
+    std::string save_dir;
+    std::size_t print_weights = 0;
+    bool quiet = false;
+};
+
+// What parse() found: run with a config, or print help/version and exit 0.
+struct parsed {
+    enum class action { run, help, version } what = action::run;
+    config cfg;
+    std::string text;  // help or version text
+};
+
+// Throws input_error with a one-line message for any bad flag or value.
+parsed parse_command_line(int argc, const char* const* argv);
+
+}  // namespace symgrad::symcheck

@@ -1,0 +1,193 @@
+// Rendering an experiment as text, JSON (nlohmann), CSV and SVG; every format is deterministic.
+#include "outputs.hpp"
+
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "svg_plot.hpp"
+
+namespace symgrad::symcheck {
+
+namespace {
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string widths(const std::vector<std::size_t>& hidden) {
+    if (hidden.empty()) return "none (logistic regression)";
+    std::string s;
+    for (std::size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
+    return s;
+}
+
+std::string moved_text(const run_result& r, const std::string& name) {
+    auto it = r.moved.find(name);
+    if (it == r.moved.end()) return "-";
+    return it->second ? "yes" : "no";
+}
+
+std::string effective(const symmetry_report& rep) {
+    if (rep.layers.empty()) return "-";
+    std::string s;
+    for (std::size_t i = 0; i < rep.layers.size(); ++i)
+        s += (i ? "," : "") + std::to_string(rep.layers[i].effective_width) + "/" + std::to_string(rep.layers[i].units);
+    return s;
+}
+
+}  // namespace
+
+int exit_status(const experiment& ex) {
+    for (const auto& r : ex.runs)
+        if (r.final.has_problem()) return 1;
+    return 0;
+}
+
+std::string text_report(const config& cfg, const experiment& ex) {
+    std::ostringstream out;
+    std::size_t positives = 0;
+    for (double y : ex.data.Y) positives += y == 1.0;
+    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives
+        << " positive), " << ex.data.features() << " features\n"
+        << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden) << " ("
+        << to_string(cfg.hidden_activation) << "), sigmoid output, binary cross-entropy\n"
+        << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
+        << " iterations, seed " << cfg.seed << "\n\n";
+
+    // The comparison table.
+    std::vector<std::string> heads{"init", "verdict", "effective width", "cost at start", "cost after training"};
+    bool two_w = ex.spec.hidden.size() >= 1;
+    if (two_w) {
+        heads.push_back("W1 moved");
+        heads.push_back("W2 moved");
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : ex.runs) {
+        std::vector<std::string> row{r.init, to_string(r.final.verdict), effective(r.final), fixed(r.initial_cost, 6),
+                                     fixed(r.final_cost, 6)};
+        if (two_w) {
+            row.push_back(moved_text(r, "W1"));
+            row.push_back(moved_text(r, "W2"));
+        }
+        rows.push_back(row);
+    }
+    std::vector<std::size_t> w(heads.size());
+    for (std::size_t c = 0; c < heads.size(); ++c) {
+        w[c] = heads[c].size();
+        for (auto& row : rows) w[c] = std::max(w[c], row[c].size());
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+        for (std::size_t c = 0; c < cells.size(); ++c)
+            out << (c ? "  " : "") << std::left << std::setw(int(w[c])) << cells[c];
+        out << "\n";
+    };
+    line(heads);
+    std::vector<std::string> rule;
+    for (auto x : w) rule.push_back(std::string(x, '-'));
+    line(rule);
+    for (auto& row : rows) line(row);
+    out << "\n(effective width: distinct units / units, per hidden layer)\n";
+
+    for (const auto& r : ex.runs) {
+        out << "\n=== init " << r.init << " ===\n" << to_text(r.final);
+        if (r.final.verdict != r.initial.verdict)
+            out << "(as initialised, before training, the verdict was " << to_string(r.initial.verdict) << ")\n";
+    }
+    return out.str();
+}
+
+std::string json_report(const config& cfg, const experiment& ex) {
+    using nlohmann::json;
+    json j;
+    j["tool"] = "symcheck";
+    j["version"] = "0.1.0";
+    std::size_t positives = 0;
+    for (double y : ex.data.Y) positives += y == 1.0;
+    j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
+                 {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
+                 {"label", ex.data.label_name},      {"positives", positives}};
+    j["model"] = {{"inputs", ex.spec.inputs},
+                  {"hidden", cfg.hidden},
+                  {"activation", to_string(cfg.hidden_activation)},
+                  {"output", "sigmoid"},
+                  {"loss", "bce"}};
+    j["training"] = {{"optimizer", cfg.optimizer},
+                     {"learning_rate", cfg.learning_rate},
+                     {"iterations", cfg.iterations},
+                     {"seed", cfg.seed},
+                     {"trace_every", cfg.trace_every}};
+    j["verdict"] = to_string(ex.verdict());
+    j["exit_status"] = exit_status(ex);
+    json runs = json::array();
+    for (const auto& r : ex.runs) {
+        json run = json::parse(to_json(r.final));
+        run["init"] = r.init;
+        run["initial_verdict"] = to_string(r.initial.verdict);
+        run["initial_cost"] = r.initial_cost;
+        run["final_cost"] = r.final_cost;
+        json moved = json::object();
+        for (const auto& [name, m] : r.moved) moved[name] = m;
+        run["moved"] = moved;
+        json trace = json::array();
+        for (const auto& p : r.trace) {
+            json t = {{"iteration", p.iteration}, {"cost", p.cost}};
+            t["effective_width"] = p.effective_width ? json(*p.effective_width) : json(nullptr);
+            trace.push_back(t);
+        }
+        run["trace"] = trace;
+        runs.push_back(run);
+    }
+    j["runs"] = runs;
+    return j.dump(2) + "\n";
+}
+
+std::string trace_csv(const experiment& ex) {
+    std::ostringstream out;
+    out << "run,iteration,cost,effective_width\n";
+    for (const auto& r : ex.runs) {
+        std::string name = r.init;
+        bool quote = name.find_first_of(",\"") != std::string::npos;
+        if (quote) {
+            std::string q = "\"";
+            for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+            name = q + "\"";
+        }
+        for (const auto& p : r.trace) {
+            char cost[40];
+            std::snprintf(cost, sizeof cost, "%.17g", p.cost);
+            out << name << "," << p.iteration << "," << cost << ","
+                << (p.effective_width ? std::to_string(*p.effective_width) : std::string()) << "\n";
+        }
+    }
+    return out.str();
+}
+
+std::string figure_svg(const config& cfg, const experiment& ex) {
+    plot::panel cost{"Cost against iteration", "iteration", "cost (binary cross-entropy)", {}, false};
+    plot::panel width{"Effective width against iteration", "iteration", "distinct hidden units", {}, true};
+    for (const auto& r : ex.runs) {
+        plot::series c{r.init, {}, {}}, w{r.init, {}, {}};
+        for (const auto& p : r.trace) {
+            c.x.push_back(double(p.iteration));
+            c.y.push_back(p.cost);
+            if (p.effective_width) {
+                w.x.push_back(double(p.iteration));
+                w.y.push_back(double(*p.effective_width));
+            }
+        }
+        cost.lines.push_back(std::move(c));
+        width.lines.push_back(std::move(w));
+    }
+    std::string title = "symcheck: " + ex.data.source + ", hidden " + widths(cfg.hidden) + " " +
+                        to_string(cfg.hidden_activation) + ", " + cfg.optimizer + " lr " + fixed(cfg.learning_rate, 4);
+    std::vector<plot::panel> panels{cost};
+    if (!cfg.hidden.empty()) panels.push_back(width);
+    return plot::render_svg(title, panels);
+}
+
+}  // namespace symgrad::symcheck
