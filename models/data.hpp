@@ -15,6 +15,7 @@ struct dataset {
     std::vector<std::string> feature_names;  // one per row of X
     std::string label_name;
     std::string source;  // "titanic (embedded)" or the file path
+    std::vector<std::string> notes;  // what the loader decided on its own (columns left out, rows dropped)
     std::size_t samples() const { return X.shape()[1]; }
     std::size_t features() const { return X.shape()[0]; }
 };
@@ -26,18 +27,25 @@ dataset titanic();
 
 enum class missing_policy { drop_row, impute_mean, error };
 missing_policy parse_missing_policy(const std::string& name);  // "drop", "mean", "error"
+const char* to_string(missing_policy p);                        // the spelling parse accepts
 
 struct csv_options {
     std::string label;  // label column name; empty: the last column
     missing_policy missing = missing_policy::drop_row;
     bool standardize = false;  // each feature row to mean 0, std 1 (constant rows left at 0)
     std::vector<std::string> ignore;  // columns to leave out (e.g. passengerid, name, ticket)
+    // Leave out identifier-like columns, with a note: text columns with more than max_categories
+    // distinct values or more distinct values than half their filled cells (Name, Ticket, Cabin), and
+    // numeric columns named "...id" holding distinct integers (PassengerId). docs/data.md has the rule.
+    bool drop_identifiers = true;
+    std::size_t max_categories = 20;
 };
 
 // Reads a header row then records: numeric columns as numbers, text columns one-hot encoded
 // ("<column>_<value>", values in sorted order); empty, NA and NaN cells are missing. Handles quoted
 // fields with commas and doubled quotes, CRLF, a UTF-8 BOM. Throws input_error naming file, line and
 // column for a ragged row, a non-0/1 label, no data rows, an unknown column, an unterminated quote.
+// Column names (label, ignore) match exactly, else case-insensitively. Every rule: docs/data.md.
 dataset load_csv(const std::string& path, const csv_options& options = {});
 
 // One <name>.npy per parameter in `directory` (created if missing), float64, C order, readable by
@@ -49,6 +57,10 @@ void load_parameters(graph& g, const std::string& directory);
 
 // Single-tensor helpers behind the two above.
 void save_npy(const tensor& t, const std::string& path);
+// float64 ('<f8' or '>f8'), C order, 1-D or 2-D; a 1-D array of length n loads as (n x 1).
 tensor load_npy(const std::string& path);
+// The same, for a tensor that must have shape `expected`: a 1-D array of length n is accepted for an
+// (n x 1) or (1 x n) tensor (PyTorch stores biases 1-D). A mismatch names the file and both shapes.
+tensor load_npy(const std::string& path, shape2 expected);
 
 }  // namespace symgrad

@@ -1,0 +1,505 @@
+// The CSV loader: RFC 4180 records, column typing, one-hot text, missing-value policies, standardisation.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "models/data.hpp"
+
+namespace symgrad {
+
+namespace {
+
+constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+
+struct cell {
+    std::string text;
+    std::size_t line = 0;  // physical line where the field starts (1-based)
+};
+
+struct record {
+    std::size_t line = 0;
+    std::vector<cell> cells;
+};
+
+std::string lower(std::string s) {
+    for (auto& ch : s)
+        if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+    return s;
+}
+
+bool is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+std::string trim(const std::string& s) {
+    std::size_t b = 0, e = s.size();
+    while (b < e && is_blank(s[b])) ++b;
+    while (e > b && is_blank(s[e - 1])) --e;
+    return s.substr(b, e - b);
+}
+
+// Shows a cell's text in a message: quoted, and cut short if long.
+std::string shown(const std::string& s) {
+    std::string t = s.size() > 40 ? s.substr(0, 40) + "..." : s;
+    return "'" + t + "'";
+}
+
+std::string read_whole_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw input_error(path + ": is a directory, not a CSV file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) throw input_error(path + ": cannot read: " + std::strerror(errno));
+    return buffer.str();
+}
+
+// Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
+// are skipped; \n, \r\n and a lone \r all end a line.
+std::vector<record> parse_records(const std::string& path, const std::string& text, std::size_t start) {
+    std::vector<record> records;
+    const std::size_t n = text.size();
+    std::size_t i = start;
+    std::size_t line = 1;
+    auto end_of_line = [&](std::size_t& k) {  // k at '\r' or '\n': step past one line end
+        if (text[k] == '\r' && k + 1 < n && text[k + 1] == '\n') ++k;
+        ++k;
+        ++line;
+    };
+    while (i < n) {
+        std::size_t k = i;
+        while (k < n && is_blank(text[k])) ++k;
+        if (k == n) break;
+        if (text[k] == '\n' || text[k] == '\r') {  // blank line
+            end_of_line(k);
+            i = k;
+            continue;
+        }
+        record rec;
+        rec.line = line;
+        for (;;) {
+            cell c;
+            c.line = line;
+            std::size_t column = rec.cells.size() + 1;
+            std::size_t k2 = i;
+            while (k2 < n && is_blank(text[k2])) ++k2;
+            if (k2 < n && text[k2] == '"') {
+                std::size_t quote_line = line;
+                i = k2 + 1;
+                for (;;) {
+                    if (i >= n)
+                        throw input_error(path + ":" + std::to_string(quote_line) + ":" + std::to_string(column) +
+                                          ": unterminated quote (the quoted field starting here never ends)");
+                    char ch = text[i];
+                    if (ch == '"') {
+                        if (i + 1 < n && text[i + 1] == '"') {
+                            c.text += '"';
+                            i += 2;
+                            continue;
+                        }
+                        ++i;
+                        break;
+                    }
+                    if (ch == '\r' || ch == '\n') {
+                        std::size_t before = i;
+                        end_of_line(i);
+                        c.text.append(text, before, i - before);
+                        continue;
+                    }
+                    c.text += ch;
+                    ++i;
+                }
+                while (i < n && is_blank(text[i])) ++i;
+                if (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n')
+                    throw input_error(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                                      ": unexpected character '" + std::string(1, text[i]) +
+                                      "' after a closing quote (a quote inside a quoted field is written \"\")");
+            } else {
+                std::size_t b = i;
+                while (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n') ++i;
+                c.text = trim(text.substr(b, i - b));
+            }
+            rec.cells.push_back(std::move(c));
+            if (i < n && text[i] == ',') {
+                ++i;
+                continue;
+            }
+            if (i < n) end_of_line(i);
+            break;
+        }
+        records.push_back(std::move(rec));
+    }
+    return records;
+}
+
+// The cells that count as missing, compared case-insensitively after trimming (pandas' usual spellings).
+bool is_missing(const std::string& s) {
+    static const std::set<std::string> tokens{"", "na", "n/a", "#n/a", "nan", "-nan", "+nan", "null", "none", "<na>"};
+    return s.size() <= 12 && tokens.count(lower(trim(s))) != 0;
+}
+
+bool looks_infinite(const std::string& s) {
+    std::string t = lower(trim(s));
+    if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.erase(0, 1);
+    return t == "inf" || t == "infinity";
+}
+
+// Decimal numbers only: [+-] digits [. digits] [e [+-] digits], at least one digit before the exponent.
+bool looks_numeric(const std::string& s) {
+    std::size_t i = 0, n = s.size(), digits = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+    if (i < n && s[i] == '.') {
+        ++i;
+        while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+    }
+    if (digits == 0) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        std::size_t exp_digits = 0;
+        while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+        if (exp_digits == 0) return false;
+    }
+    return i == n;
+}
+
+// Parses a looks_numeric() string. Returns false on overflow; an underflow gives the rounded tiny value.
+bool parse_number(const std::string& s, double& value) {
+    const char* b = s.data();
+    const char* e = s.data() + s.size();
+    if (b < e && *b == '+') ++b;
+    auto r = std::from_chars(b, e, value);
+    if (r.ec == std::errc()) return std::isfinite(value);
+    if (r.ec != std::errc::result_out_of_range) return false;
+    // Out of range: strtod tells overflow (HUGE_VAL) from underflow (a tiny or zero result).
+    errno = 0;
+    double v = std::strtod(s.c_str(), nullptr);
+    if (std::isinf(v)) return false;
+    value = v;
+    return true;
+}
+
+struct column_info {
+    std::size_t index = 0;  // in the file, 0-based
+    std::string name;
+    bool numeric = false;
+    std::size_t missing = 0;
+    std::vector<double> values;       // numeric: per data row (NaN where missing)
+    std::set<std::string> categories;  // text: distinct filled values
+};
+
+// Mean and population standard deviation computed on values scaled into [-1, 1], so 1e308 cannot overflow;
+// returns (x - mean) / std for each value, or zeros when the values are constant.
+std::vector<double> standardized(const std::vector<double>& x) {
+    double scale = 0.0;
+    for (double v : x) scale = std::max(scale, std::fabs(v));
+    std::vector<double> z(x.size(), 0.0);
+    // Constant values give zeros exactly (the scaled mean may round a hair away from them).
+    if (x.empty() || std::all_of(x.begin(), x.end(), [&](double v) { return v == x[0]; })) return z;
+    double n = double(x.size());
+    double mean = 0.0;
+    for (double v : x) mean += (v / scale) / n;
+    double var = 0.0;
+    for (double v : x) {
+        double d = v / scale - mean;
+        var += d * d / n;
+    }
+    double sd = std::sqrt(var);
+    if (!(sd > 0.0)) return z;
+    for (std::size_t k = 0; k < x.size(); ++k) z[k] = (x[k] / scale - mean) / sd;
+    return z;
+}
+
+// Sum of x_k / n: each term is at most DBL_MAX / n in size, so the mean of finite values stays finite.
+double safe_mean(const std::vector<double>& x) {
+    double n = double(x.size()), m = 0.0;
+    for (double v : x) m += v / n;
+    return m;
+}
+
+std::string list_columns(const std::vector<std::string>& names) {
+    std::string s;
+    for (std::size_t k = 0; k < names.size(); ++k) s += (k ? ", " : "") + names[k];
+    return s;
+}
+
+// Exact match first, then a unique case-insensitive one; npos when absent (or ambiguous).
+std::size_t find_column(const std::vector<std::string>& names, const std::string& wanted) {
+    for (std::size_t k = 0; k < names.size(); ++k)
+        if (names[k] == wanted) return k;
+    std::size_t found = npos;
+    for (std::size_t k = 0; k < names.size(); ++k)
+        if (lower(names[k]) == lower(wanted)) {
+            if (found != npos) return npos;
+            found = k;
+        }
+    return found;
+}
+
+bool ends_with_id(const std::string& name) {
+    std::string l = lower(name);
+    return l.size() >= 2 && l.compare(l.size() - 2, 2, "id") == 0;
+}
+
+}  // namespace
+
+missing_policy parse_missing_policy(const std::string& name) {
+    std::string l = lower(name);
+    if (l == "drop" || l == "drop_row") return missing_policy::drop_row;
+    if (l == "mean" || l == "impute" || l == "impute_mean") return missing_policy::impute_mean;
+    if (l == "error") return missing_policy::error;
+    throw input_error("unknown missing-value policy '" + name + "'; choose drop, mean or error");
+}
+
+const char* to_string(missing_policy p) {
+    switch (p) {
+    case missing_policy::drop_row: return "drop";
+    case missing_policy::impute_mean: return "mean";
+    case missing_policy::error: return "error";
+    }
+    return "?";
+}
+
+dataset load_csv(const std::string& path, const csv_options& options) {
+    std::string text = read_whole_file(path);
+
+    std::size_t nul = text.find('\0');
+    if (nul != std::string::npos) {
+        std::size_t line = 1 + std::size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'));
+        throw input_error(path + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(nul) +
+                          "); the file looks binary, not a text CSV");
+    }
+    std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
+
+    std::vector<record> records = parse_records(path, text, start);
+    if (records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
+    if (records.size() == 1)
+        throw input_error(path + ":" + std::to_string(records[0].line) + ": header only, no data rows");
+
+    // --- header ---
+    const record& header = records[0];
+    std::vector<std::string> names;
+    for (std::size_t k = 0; k < header.cells.size(); ++k) {
+        std::string name = trim(header.cells[k].text);
+        std::string place = path + ":" + std::to_string(header.line) + ":" + std::to_string(k + 1);
+        if (name.empty()) throw input_error(place + ": empty column name in the header");
+        for (std::size_t j = 0; j < names.size(); ++j)
+            if (lower(names[j]) == lower(name))
+                throw input_error(place + " (" + name + "): duplicate column name (column " + std::to_string(j + 1) +
+                                  " is '" + names[j] + "'; names are compared case-insensitively)");
+        names.push_back(name);
+    }
+    const std::size_t H = names.size();
+    const std::size_t rows = records.size() - 1;
+    for (std::size_t r = 1; r < records.size(); ++r)
+        if (records[r].cells.size() != H)
+            throw input_error(path + ":" + std::to_string(records[r].line) + ": row has " +
+                              std::to_string(records[r].cells.size()) + " fields, header has " + std::to_string(H));
+    auto place = [&](std::size_t r, std::size_t col) {  // r: record index (1 = first data row)
+        return path + ":" + std::to_string(records[r].cells[col].line) + ":" + std::to_string(col + 1) + " (" +
+               names[col] + ")";
+    };
+
+    // --- label and ignored columns ---
+    std::size_t label = options.label.empty() ? H - 1 : find_column(names, options.label);
+    if (label == npos)
+        throw input_error(path + ": no label column '" + options.label + "'; columns are: " + list_columns(names));
+    std::vector<bool> used(H, true);
+    used[label] = false;
+    for (const auto& ig : options.ignore) {
+        std::size_t k = find_column(names, ig);
+        if (k == npos)
+            throw input_error(path + ": cannot ignore unknown column '" + ig + "'; columns are: " + list_columns(names));
+        if (k == label) throw input_error(path + ": column '" + names[k] + "' is the label; it cannot be ignored");
+        used[k] = false;
+    }
+
+    dataset d;
+    d.source = path;
+    d.label_name = names[label];
+
+    std::vector<double> y(rows);
+    for (std::size_t r = 1; r <= rows; ++r) {
+        const std::string& s = records[r].cells[label].text;
+        if (is_missing(s))
+            throw input_error(place(r, label) + ": missing label " + shown(s) +
+                              "; labels are never imputed or dropped silently: remove or fill the row");
+        double v = 0.0;
+        if (!looks_numeric(trim(s)) || !parse_number(trim(s), v) || (v != 0.0 && v != 1.0))
+            throw input_error(place(r, label) + ": label must be 0 or 1, got " + shown(s));
+        y[r - 1] = v;
+    }
+
+    // --- type each used column over all rows ---
+    std::vector<column_info> columns;
+    for (std::size_t k = 0; k < H; ++k) {
+        if (!used[k]) continue;
+        column_info c;
+        c.index = k;
+        c.name = names[k];
+        bool any_text = false, any_value = false;
+        for (std::size_t r = 1; r <= rows; ++r) {
+            const std::string& s = records[r].cells[k].text;
+            if (is_missing(s))
+                ++c.missing;
+            else if (looks_numeric(s) || looks_infinite(s))
+                any_value = true;
+            else
+                any_text = true;
+        }
+        if (c.missing == rows)
+            throw input_error(path + ": column " + std::to_string(k + 1) + " (" + c.name + ") is missing in all " +
+                              std::to_string(rows) + " rows; leave it out with ignore");
+        c.numeric = any_value && !any_text;
+        if (c.numeric) {
+            c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
+            for (std::size_t r = 1; r <= rows; ++r) {
+                const std::string& s = records[r].cells[k].text;
+                if (is_missing(s)) continue;
+                if (looks_infinite(s))
+                    throw input_error(place(r, k) + ": infinite value " + shown(s) +
+                                      " in a numeric column; use a finite number or leave the cell empty");
+                if (!parse_number(s, c.values[r - 1]))
+                    throw input_error(place(r, k) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)");
+            }
+        } else {
+            for (std::size_t r = 1; r <= rows; ++r)
+                if (!is_missing(records[r].cells[k].text)) c.categories.insert(records[r].cells[k].text);
+        }
+        if (options.drop_identifiers) {
+            std::size_t filled = rows - c.missing;
+            if (!c.numeric && (c.categories.size() > options.max_categories ||
+                               (c.categories.size() >= 3 && 2 * c.categories.size() > filled))) {
+                d.notes.push_back("left out column '" + c.name + "': identifier-like text (" +
+                                  std::to_string(c.categories.size()) + " distinct values in " +
+                                  std::to_string(filled) + " filled cells)");
+                continue;
+            }
+            if (c.numeric && ends_with_id(c.name) && filled >= 2) {
+                std::set<double> distinct;
+                bool integers = true;
+                for (double v : c.values)
+                    if (!std::isnan(v)) {
+                        integers = integers && v == std::floor(v);
+                        distinct.insert(v);
+                    }
+                if (integers && distinct.size() == filled) {
+                    d.notes.push_back("left out column '" + c.name + "': identifier-like (a name ending in 'id' and " +
+                                      std::to_string(filled) + " distinct integers)");
+                    continue;
+                }
+            }
+        }
+        columns.push_back(std::move(c));
+    }
+    if (columns.empty())
+        throw input_error(path + ": no feature columns left besides the label '" + d.label_name + "'" +
+                          (d.notes.empty() ? std::string() : " (" + d.notes.back() + ")"));
+
+    // --- missing values: choose the rows to keep ---
+    std::vector<std::size_t> kept;  // data row indices, 0-based
+    for (std::size_t r = 0; r < rows; ++r) {
+        bool complete = true;
+        for (const auto& c : columns)
+            if (is_missing(records[r + 1].cells[c.index].text)) {
+                if (options.missing == missing_policy::error)
+                    throw input_error(place(r + 1, c.index) + ": missing value " +
+                                      shown(records[r + 1].cells[c.index].text) + " (the missing-value policy is error)");
+                complete = false;
+            }
+        if (complete || options.missing != missing_policy::drop_row) kept.push_back(r);
+    }
+    if (kept.empty()) {
+        std::string counts;
+        for (const auto& c : columns)
+            if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
+        throw input_error(path + ": every one of the " + std::to_string(rows) +
+                          " rows has a missing value (missing cells: " + counts +
+                          "); use the mean policy or ignore the emptiest columns");
+    }
+    if (kept.size() < rows) {
+        std::string counts;
+        for (const auto& c : columns)
+            if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
+        d.notes.push_back("dropped " + std::to_string(rows - kept.size()) + " of " + std::to_string(rows) +
+                          " rows with missing values (missing cells: " + counts + ")");
+    }
+
+    // --- build the feature rows ---
+    std::vector<std::vector<double>> features;
+    for (const auto& c : columns) {
+        if (c.numeric) {
+            std::vector<double> present;
+            for (std::size_t r : kept)
+                if (!std::isnan(c.values[r])) present.push_back(c.values[r]);
+            double fill = safe_mean(present);
+            std::vector<double> row;
+            for (std::size_t r : kept) row.push_back(std::isnan(c.values[r]) ? fill : c.values[r]);
+            if (present.size() < kept.size())
+                d.notes.push_back("filled " + std::to_string(kept.size() - present.size()) + " missing cells of '" +
+                                  c.name + "' with its mean " + std::to_string(fill));
+            features.push_back(std::move(row));
+            d.feature_names.push_back(c.name);
+        } else {
+            std::set<std::string> values;
+            bool any_missing = false;
+            for (std::size_t r : kept) {
+                const std::string& s = records[r + 1].cells[c.index].text;
+                if (is_missing(s))
+                    any_missing = true;
+                else
+                    values.insert(s);
+            }
+            for (const auto& v : values) {
+                std::vector<double> row;
+                for (std::size_t r : kept) row.push_back(records[r + 1].cells[c.index].text == v ? 1.0 : 0.0);
+                features.push_back(std::move(row));
+                d.feature_names.push_back(c.name + "_" + v);
+            }
+            if (any_missing) {  // impute for text: a category of its own, never an invented value
+                std::vector<double> row;
+                for (std::size_t r : kept) row.push_back(is_missing(records[r + 1].cells[c.index].text) ? 1.0 : 0.0);
+                features.push_back(std::move(row));
+                d.feature_names.push_back(c.name + "_missing");
+            }
+        }
+    }
+    for (std::size_t f = 0; f < features.size(); ++f) {
+        const auto& row = features[f];
+        if (std::all_of(row.begin(), row.end(), [&](double v) { return v == row[0]; }))
+            d.notes.push_back("feature '" + d.feature_names[f] + "' is constant (" + std::to_string(row[0]) +
+                              ") in every kept row; it carries no information");
+        for (std::size_t g = 0; g < f; ++g)
+            if (d.feature_names[g] == d.feature_names[f])
+                throw input_error(path + ": two features are both named '" + d.feature_names[f] +
+                                  "' (a column and a one-hot value share the name); rename one column");
+    }
+    if (options.standardize)
+        for (auto& row : features) row = standardized(row);
+
+    d.X = tensor::from_shape({features.size(), kept.size()});
+    d.Y = tensor::from_shape({1, kept.size()});
+    for (std::size_t f = 0; f < features.size(); ++f)
+        for (std::size_t j = 0; j < kept.size(); ++j) {
+            if (!std::isfinite(features[f][j]))
+                throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
+            d.X(f, j) = features[f][j];
+        }
+    for (std::size_t j = 0; j < kept.size(); ++j) d.Y(0, j) = y[kept[j]];
+    return d;
+}
+
+}  // namespace symgrad

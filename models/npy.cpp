@@ -1,0 +1,280 @@
+// Tensors as numpy .npy files: written by xtensor's xnpy, read by a validating parser of our own.
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <xtensor/xnpy.hpp>
+
+#include "engine/atomic_file.hpp"
+#include "engine/error.hpp"
+#include "models/data.hpp"
+
+namespace symgrad {
+
+namespace {
+
+// What a validated header says; data_offset is where the float64 values start.
+struct npy_header {
+    std::vector<std::size_t> shape;
+    bool big_endian = false;
+    std::size_t data_offset = 0;
+};
+
+std::string shape_text(const std::vector<std::size_t>& shape) {  // numpy's spelling: (3,) (2, 3)
+    std::string s = "(";
+    for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+// A small reader for the header's Python dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }
+class header_parser {
+public:
+    header_parser(const std::string& path, const std::string& text) : path_(path), s_(text) {}
+
+    void parse(std::string& descr, bool& fortran, std::vector<std::size_t>& shape) {
+        bool seen_descr = false, seen_fortran = false, seen_shape = false;
+        expect('{');
+        for (;;) {
+            skip_space();
+            if (peek() == '}') break;
+            std::string key = string_literal();
+            expect(':');
+            skip_space();
+            if (key == "descr") {
+                descr = string_literal();
+                seen_descr = true;
+            } else if (key == "fortran_order") {
+                fortran = boolean();
+                seen_fortran = true;
+            } else if (key == "shape") {
+                shape = tuple();
+                seen_shape = true;
+            } else {
+                fail("unknown key '" + key + "'");
+            }
+            skip_space();
+            if (peek() == ',') {
+                ++i_;
+                continue;
+            }
+            if (peek() != '}') fail("expected ',' or '}'");
+        }
+        ++i_;
+        while (i_ < s_.size())
+            if (!std::isspace(static_cast<unsigned char>(s_[i_++]))) fail("text after the closing '}'");
+        if (!seen_descr || !seen_fortran || !seen_shape) fail("it lacks one of 'descr', 'fortran_order', 'shape'");
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& why) const {
+        throw input_error(path_ + ": garbage .npy header (" + why + " at header byte " + std::to_string(i_) + ")");
+    }
+    char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+    void skip_space() {
+        while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+    }
+    void expect(char ch) {
+        skip_space();
+        if (peek() != ch) fail(std::string("expected '") + ch + "'");
+        ++i_;
+    }
+    std::string string_literal() {
+        skip_space();
+        char q = peek();
+        if (q != '\'' && q != '"') fail("expected a quoted string");
+        std::size_t end = s_.find(q, i_ + 1);
+        if (end == std::string::npos) fail("unterminated string");
+        std::string v = s_.substr(i_ + 1, end - i_ - 1);
+        i_ = end + 1;
+        return v;
+    }
+    bool boolean() {
+        if (s_.compare(i_, 4, "True") == 0) return i_ += 4, true;
+        if (s_.compare(i_, 5, "False") == 0) return i_ += 5, false;
+        fail("expected True or False");
+    }
+    std::vector<std::size_t> tuple() {
+        std::vector<std::size_t> dims;
+        expect('(');
+        for (;;) {
+            skip_space();
+            if (peek() == ')') break;
+            if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("expected a dimension");
+            std::size_t v = 0;
+            while (std::isdigit(static_cast<unsigned char>(peek()))) {
+                std::size_t digit = std::size_t(s_[i_++] - '0');
+                if (v > (std::numeric_limits<std::size_t>::max() - digit) / 10) fail("dimension too large");
+                v = v * 10 + digit;
+            }
+            dims.push_back(v);
+            skip_space();
+            if (peek() == ',') {
+                ++i_;
+                continue;
+            }
+            if (peek() != ')') fail("expected ',' or ')' in the shape");
+        }
+        ++i_;
+        return dims;
+    }
+
+    const std::string& path_;
+    const std::string& s_;
+    std::size_t i_ = 0;
+};
+
+std::string read_bytes(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw input_error(path + ": is a directory, not a .npy file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) throw input_error(path + ": cannot read: " + std::strerror(errno));
+    return buffer.str();
+}
+
+// Checks magic, version, header length, dtype, order, rank and that the data is exactly the right size.
+npy_header validate(const std::string& path, const std::string& bytes) {
+    static const char magic[] = "\x93NUMPY";
+    if (bytes.size() < 8 || bytes.compare(0, 6, magic, 6) != 0)
+        throw input_error(path + ": not a .npy file (" +
+                          (bytes.size() < 8 ? std::to_string(bytes.size()) + " bytes, too short for the magic"
+                                            : std::string("wrong magic bytes; expected \\x93NUMPY")) +
+                          ")");
+    auto byte = [&](std::size_t k) { return std::size_t(static_cast<unsigned char>(bytes[k])); };
+    std::size_t major = byte(6), minor = byte(7);
+    std::size_t length_bytes = major == 1 ? 2 : 4;
+    if ((major != 1 && major != 2 && major != 3) || minor != 0)
+        throw input_error(path + ": unsupported .npy format version " + std::to_string(major) + "." +
+                          std::to_string(minor) + " (1.0, 2.0 and 3.0 are read)");
+    if (bytes.size() < 8 + length_bytes) throw input_error(path + ": truncated .npy file (ends inside the header length)");
+    std::size_t header_length = 0;
+    for (std::size_t k = 0; k < length_bytes; ++k) header_length |= byte(8 + k) << (8 * k);
+    std::size_t header_start = 8 + length_bytes;
+    if (bytes.size() - header_start < header_length)
+        throw input_error(path + ": truncated .npy file (the header says " + std::to_string(header_length) +
+                          " bytes, the file has " + std::to_string(bytes.size() - header_start) + " after it starts)");
+
+    std::string descr;
+    bool fortran = false;
+    npy_header h;
+    header_parser(path, bytes.substr(header_start, header_length)).parse(descr, fortran, h.shape);
+    if (descr != "<f8" && descr != ">f8")
+        throw input_error(path + ": dtype '" + descr + "' is not float64 ('<f8'); save with a.astype(numpy.float64)");
+    if (fortran && h.shape.size() > 1)
+        throw input_error(path + ": array is in Fortran order; save numpy.ascontiguousarray(a) instead");
+    if (h.shape.size() != 1 && h.shape.size() != 2)
+        throw input_error(path + ": array of shape " + shape_text(h.shape) + " has " + std::to_string(h.shape.size()) +
+                          " dimensions; expected 1 or 2");
+    h.big_endian = descr[0] == '>';
+    h.data_offset = header_start + header_length;
+
+    std::size_t count = 1;
+    for (std::size_t dim : h.shape) {
+        if (dim != 0 && count > std::numeric_limits<std::size_t>::max() / 8 / dim)
+            throw input_error(path + ": shape " + shape_text(h.shape) + " is too large");
+        count *= dim;
+    }
+    std::size_t have = bytes.size() - h.data_offset;
+    if (have != count * 8)
+        throw input_error(path + ": " + std::string(have < count * 8 ? "truncated" : "trailing bytes in") +
+                          " .npy file: shape " + shape_text(h.shape) + " needs " + std::to_string(count * 8) +
+                          " data bytes, the file has " + std::to_string(have));
+    return h;
+}
+
+bool host_is_big_endian() {
+    const std::uint16_t probe = 1;
+    unsigned char first = 0;
+    std::memcpy(&first, &probe, 1);
+    return first == 0;
+}
+
+// Reads and checks a file; a 1-D array of length n comes back as (n x 1) unless as_row.
+tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, bool as_row) {
+    std::string bytes = read_bytes(path);
+    npy_header h = validate(path, bytes);
+    file_shape = h.shape;
+    std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
+    if (h.shape.size() == 1 && as_row) std::swap(rows, cols);
+    tensor t = tensor::from_shape({rows, cols});
+    bool swap = h.big_endian != host_is_big_endian();
+    for (std::size_t k = 0; k < t.size(); ++k) {
+        unsigned char raw[8];
+        std::memcpy(raw, bytes.data() + h.data_offset + 8 * k, 8);
+        if (swap)
+            for (int b = 0; b < 4; ++b) std::swap(raw[b], raw[7 - b]);
+        double v;
+        std::memcpy(&v, raw, 8);
+        if (!std::isfinite(v))
+            throw input_error(path + ": element " + std::to_string(k) + " (row " + std::to_string(k / cols) +
+                              ", column " + std::to_string(k % cols) + ") is " + (std::isnan(v) ? "NaN" : "infinite"));
+        t.data()[k] = v;
+    }
+    return t;
+}
+
+// A parameter name becomes a file name: refuse ones that would escape or be hidden in the directory.
+void check_file_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+        name.find('\0') != std::string::npos)
+        throw input_error("parameter name '" + name + "' cannot be used as a .npy file name");
+}
+
+}  // namespace
+
+void save_npy(const tensor& t, const std::string& path) {
+    std::string bytes = xt::dump_npy(t);  // '<f8', C order, header padded to 64 bytes
+    write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), std::streamsize(bytes.size())); },
+                          true);
+}
+
+tensor load_npy(const std::string& path) {
+    std::vector<std::size_t> file_shape;
+    return read_npy(path, file_shape, false);
+}
+
+tensor load_npy(const std::string& path, shape2 expected) {
+    std::vector<std::size_t> file_shape;
+    bool as_row = expected.rows == 1 && expected.cols != 1;
+    tensor t = read_npy(path, file_shape, as_row);
+    if (shape_of(t) != expected)
+        throw input_error(path + ": array of shape " + shape_text(file_shape) + " does not fit the expected " +
+                          to_string(expected) + (file_shape.size() == 1 ? " (a 1-D array fits (n x 1) or (1 x n))" : ""));
+    return t;
+}
+
+void save_parameters(const graph& g, const std::string& directory) {
+    std::error_code ec;
+    std::filesystem::create_directories(directory, ec);
+    if (ec) throw io_error("cannot create directory '" + directory + "': " + ec.message());
+    for (node p : g.parameters()) check_file_name(p.name());
+    for (node p : g.parameters()) save_npy(g.value(p), (std::filesystem::path(directory) / (p.name() + ".npy")).string());
+}
+
+void load_parameters(graph& g, const std::string& directory) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(directory, ec))
+        throw input_error(directory + ": not a directory of parameter files");
+    // Read every file before changing anything, so a bad file leaves the model as it was.
+    std::vector<tensor> values;
+    for (node p : g.parameters()) {
+        check_file_name(p.name());
+        std::string path = (std::filesystem::path(directory) / (p.name() + ".npy")).string();
+        if (!std::filesystem::exists(path, ec))
+            throw input_error(path + ": missing; parameter " + p.name() + " " + to_string(p.shape()) + " needs it");
+        values.push_back(load_npy(path, p.shape()));
+    }
+    std::size_t k = 0;
+    for (node p : g.parameters()) g.value(p) = values[k++];
+}
+
+}  // namespace symgrad
