@@ -55,7 +55,7 @@ public:
     virtual std::string label() const { return std::string(kind()); }
 };
 
-// "add: cannot broadcast Z (4x891) with b (3x1)": the one format every shape error uses.
+// "add: cannot broadcast Z (4x891) and b (3x1)": the one format every shape error uses (docs/engine.md).
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,
                                     std::string_view what);
 
