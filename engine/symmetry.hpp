@@ -50,13 +50,14 @@ struct unit_slice {
 };
 
 // Groups `units` units into classes, each a sorted list of unit indices, classes ordered by first unit.
-// Units that agree on every slice are always in the same class, with no bucket-boundary effects.
-// Classes are the coarsest partition in which, for every element of every slice, the class's values
-// sorted have no gap above the tolerance: found by sorting each still-mixed class on one element at a
-// time and cutting at the gaps, repeated until nothing splits. A class whose values are all within the
-// tolerance is skipped without sorting, so the cost is O(P) for identical units and O(P log n) at worst
-// per pass (P = units x elements per unit); two passes are typical. Throws graph_error on a slice whose
-// shape does not have `units` rows (columns).
+// Units that agree on every slice are always in the same class, with no bucket-boundary effects: the
+// classes are the coarsest partition in which, for every element of every slice, a class's values
+// sorted have no gap above the tolerance (unique, so independent of the order of units and slices).
+// Found without comparing pairs: a candidate class is sorted on the first element whose values spread
+// over more than the tolerance and cut at its gaps, and the pieces are checked again, until nothing is
+// cut. Cost O(P) when units are identical, O(P log n) when they are distinct or in small classes (P =
+// units x numbers per unit); each further cut a piece goes through re-reads it once more. Throws
+// graph_error on a slice whose shape does not have `units` rows (columns), anomaly_error on a NaN.
 std::vector<std::vector<std::size_t>> group_units(std::size_t units, const std::vector<unit_slice>& slices);
 
 // --- verdicts --------------------------------------------------------------------------------------
