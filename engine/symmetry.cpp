@@ -165,6 +165,9 @@ layer_report analyse_layer(const graph& g, const hidden_layer& layer, const symm
             << "Adam: this layer can never learn.";
         if (r.effective_width < r.units) why << " Its units are also identical (effective width " << k << ").";
         r.fix = initialiser_advice(r.activation_kind);
+        if (!out_zero)
+            r.fix += " Units already dead stay dead: re-initialise them; a small positive bias or a lower learning "
+                     "rate keeps relu units alive.";
     } else if (r.effective_width < r.units) {
         r.verdict = symmetry_verdict::symmetric;
         why << n << " units form " << k << (r.effective_width == 1 ? " class" : " classes") << " (effective width " << k
@@ -233,8 +236,22 @@ symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& op
         const layer_report* worst = &report.layers.front();
         for (const auto& l : report.layers)
             if (l.verdict > worst->verdict) worst = &l;
-        why << report.layers.size() << (report.layers.size() == 1 ? " hidden layer" : " hidden layers")
-            << "; the worst is " << worst->name << ": " << to_string(worst->verdict) << ". " << worst->explanation;
+        why << report.layers.size() << (report.layers.size() == 1 ? " hidden layer" : " hidden layers");
+        switch (worst->verdict) {
+            case symmetry_verdict::frozen:
+                why << "; the worst is " << worst->name << ": frozen: no gradient reaches its weights, so training "
+                    << "can never move them.";
+                break;
+            case symmetry_verdict::symmetric:
+                why << "; the worst is " << worst->name << ": symmetric: its " << worst->units << " units act as "
+                    << worst->effective_width << ", and gradient descent, momentum and Adam cannot separate them.";
+                break;
+            case symmetry_verdict::transient:
+                why << "; the worst is " << worst->name << ": transient: some units share incoming weights but "
+                    << "separate on the next step.";
+                break;
+            case symmetry_verdict::healthy: why << ", all with distinct units."; break;
+        }
         if (report.verdict == symmetry_verdict::frozen)
             why << " Parameters that still move: " << join(report.moving_parameters)
                 << " (their gradients do not pass through the frozen layer; an output bias's gradient is mean(A - Y), "
