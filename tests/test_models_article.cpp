@@ -61,7 +61,7 @@ TEST_CASE("Case 0: logistic regression from zero and from random weights reaches
     CHECK(std::abs(cz[2899] - cz.back()) < 1e-12);
     CHECK(std::abs(cr[2899] - cr.back()) < 1e-12);
     CHECK(std::abs(cz.back() - cr.back()) < 1e-10);
-    CHECK(cz.back() < 0.6);  // it learned something: the constant predictor's cost is 0.6276
+    CHECK(cz.back() < 0.6);  // it learned something: the constant predictor's cost is 0.6291
 }
 
 TEST_CASE("Case 1: with every weight zero only the output bias moves and the cost still falls",
