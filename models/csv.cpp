@@ -274,8 +274,10 @@ const char* to_string(missing_policy p) {
 }
 
 dataset load_csv(const std::string& path, const csv_options& options) {
-    std::string text = read_whole_file(path);
+    return parse_csv(read_whole_file(path), path, options);
+}
 
+dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
     std::size_t nul = text.find('\0');
     if (nul != std::string::npos) {
         std::size_t line = 1 + std::size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'));
@@ -292,14 +294,15 @@ dataset load_csv(const std::string& path, const csv_options& options) {
     // --- header ---
     const record& header = records[0];
     std::vector<std::string> names;
+    std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
     for (std::size_t k = 0; k < header.cells.size(); ++k) {
         std::string name = trim(header.cells[k].text);
         std::string place = path + ":" + std::to_string(header.line) + ":" + std::to_string(k + 1);
         if (name.empty()) throw input_error(place + ": empty column name in the header");
-        for (std::size_t j = 0; j < names.size(); ++j)
-            if (lower(names[j]) == lower(name))
-                throw input_error(place + " (" + name + "): duplicate column name (column " + std::to_string(j + 1) +
-                                  " is '" + names[j] + "'; names are compared case-insensitively)");
+        auto [it, fresh] = seen_names.emplace(lower(name), k);
+        if (!fresh)
+            throw input_error(place + " (" + name + "): duplicate column name (column " + std::to_string(it->second + 1) +
+                              " is '" + names[it->second] + "'; names are compared case-insensitively)");
         names.push_back(name);
     }
     const std::size_t H = names.size();
@@ -477,15 +480,15 @@ dataset load_csv(const std::string& path, const csv_options& options) {
             }
         }
     }
+    std::set<std::string> feature_names;
     for (std::size_t f = 0; f < features.size(); ++f) {
         const auto& row = features[f];
         if (std::all_of(row.begin(), row.end(), [&](double v) { return v == row[0]; }))
             d.notes.push_back("feature '" + d.feature_names[f] + "' is constant (" + std::to_string(row[0]) +
                               ") in every kept row; it carries no information");
-        for (std::size_t g = 0; g < f; ++g)
-            if (d.feature_names[g] == d.feature_names[f])
-                throw input_error(path + ": two features are both named '" + d.feature_names[f] +
-                                  "' (a column and a one-hot value share the name); rename one column");
+        if (!feature_names.insert(d.feature_names[f]).second)
+            throw input_error(path + ": two features are both named '" + d.feature_names[f] +
+                              "' (a column and a one-hot value share the name); rename one column");
     }
     if (options.standardize)
         for (auto& row : features) row = standardized(row);

@@ -47,6 +47,8 @@ struct csv_options {
 // column for a ragged row, a non-0/1 label, no data rows, an unknown column, an unterminated quote.
 // Column names (label, ignore) match exactly, else case-insensitively. Every rule: docs/data.md.
 dataset load_csv(const std::string& path, const csv_options& options = {});
+// The same on text already in memory (the fuzz target's entry point); `source` names it in messages.
+dataset parse_csv(const std::string& text, const std::string& source, const csv_options& options = {});
 
 // One <name>.npy per parameter in `directory` (created if missing), float64, C order, readable by
 // numpy.load; each file written to a temporary name and renamed into place.
@@ -59,6 +61,8 @@ void load_parameters(graph& g, const std::string& directory);
 void save_npy(const tensor& t, const std::string& path);
 // float64 ('<f8' or '>f8'), C order, 1-D or 2-D; a 1-D array of length n loads as (n x 1).
 tensor load_npy(const std::string& path);
+// The same on the bytes of a .npy file already in memory (the fuzz target's entry point).
+tensor parse_npy(const std::string& bytes, const std::string& source);
 // The same, for a tensor that must have shape `expected`: a 1-D array of length n is accepted for an
 // (n x 1) or (1 x n) tensor (PyTorch stores biases 1-D). A mismatch names the file and both shapes.
 tensor load_npy(const std::string& path, shape2 expected);

@@ -199,8 +199,9 @@ bool host_is_big_endian() {
 }
 
 // Reads and checks a file; a 1-D array of length n comes back as (n x 1) unless as_row.
-tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, bool as_row) {
-    std::string bytes = read_bytes(path);
+tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, bool as_row,
+                const std::string* in_memory = nullptr) {
+    std::string bytes = in_memory ? *in_memory : read_bytes(path);
     npy_header h = validate(path, bytes);
     file_shape = h.shape;
     std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
@@ -240,6 +241,11 @@ void save_npy(const tensor& t, const std::string& path) {
 tensor load_npy(const std::string& path) {
     std::vector<std::size_t> file_shape;
     return read_npy(path, file_shape, false);
+}
+
+tensor parse_npy(const std::string& bytes, const std::string& source) {
+    std::vector<std::size_t> file_shape;
+    return read_npy(source, file_shape, false, &bytes);
 }
 
 tensor load_npy(const std::string& path, shape2 expected) {

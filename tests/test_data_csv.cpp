@@ -374,3 +374,19 @@ TEST_CASE("a CSV whose only column is the label has no features and says so", "[
     auto path = write_csv("label_only.csv", "y\n0\n1\n");
     CHECK(csv_error(path) == path + ": no feature columns left besides the label 'y'");
 }
+
+TEST_CASE("a column and a one-hot value with the same feature name are an input error", "[data][csv]") {
+    auto path = write_csv("clash.csv", "sex,sex_male,y\nmale,1,0\nfemale,0,1\nmale,1,0\n");
+    CHECK(csv_error(path) == path + ": two features are both named 'sex_male' (a column and a one-hot value share "
+                                    "the name); rename one column");
+}
+
+TEST_CASE("CSV text parsed from memory reads like the file and names its source in errors", "[data][csv]") {
+    auto path = write_csv("memory.csv", "a,y\n1,0\n2,1\n");
+    dataset from_file = load_csv(path);
+    dataset from_text = parse_csv("a,y\n1,0\n2,1\n", "inline");
+    CHECK(same(from_text.X, from_file.X));
+    CHECK(same(from_text.Y, from_file.Y));
+    CHECK(from_text.source == "inline");
+    CHECK_THROWS_WITH(parse_csv("a,y\n1,2\n", "inline"), "inline:2:2 (y): label must be 0 or 1, got '2'");
+}

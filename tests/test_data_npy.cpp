@@ -182,6 +182,9 @@ TEST_CASE("numpy's float32, int64, Fortran-order and 3-D arrays are refused nami
     CHECK(npy_error(i8) == i8 + ": dtype '<i8' is not float64 ('<f8'); save with a.astype(numpy.float64)");
     CHECK(npy_error(fo) == fo + ": array is in Fortran order; save numpy.ascontiguousarray(a) instead");
     CHECK(npy_error(d3) == d3 + ": array of shape (2, 3, 4) has 3 dimensions; expected 1 or 2");
+    auto d0 = scratch("d0.npy");
+    write_file(d0, hand_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", doubles_le({1})));
+    CHECK(npy_error(d0) == d0 + ": array of shape () has 0 dimensions; expected 1 or 2");
 }
 
 TEST_CASE("a hand-written valid .npy in format versions 1.0 and 2.0 loads", "[data][npy]") {
@@ -316,4 +319,13 @@ TEST_CASE("loading parameters with a file missing names that file", "[data][npy]
     h.parameter("b1", {2, 1});
     CHECK_THROWS_WITH(load_parameters(h, dir), dir + "/b1.npy: missing; parameter b1 (2x1) needs it");
     CHECK_THROWS_WITH(load_parameters(h, dir + "/nowhere"), dir + "/nowhere: not a directory of parameter files");
+}
+
+TEST_CASE(".npy bytes parsed from memory load like the file and name their source in errors", "[data][npy]") {
+    auto path = scratch("memory.npy");
+    save_npy(tensor{{1, 2}, {3, 4}}, path);
+    std::string bytes = read_file(path);
+    CHECK(same(parse_npy(bytes, "inline"), tensor{{1, 2}, {3, 4}}));
+    CHECK_THROWS_WITH(parse_npy(bytes.substr(0, bytes.size() - 8), "inline"),
+                      "inline: truncated .npy file: shape (2, 2) needs 32 data bytes, the file has 24");
 }
