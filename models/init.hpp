@@ -53,7 +53,8 @@ struct init_plan {
     initializer biases = initializer::zeros();
     std::map<std::string, initializer> overrides;
 
-    // Parses "SPEC" or "SPEC,W1=SPEC,b2=SPEC" (the symcheck --init syntax). Throws input_error.
+    // Parses "SPEC" or "SPEC,W1=SPEC,b2=SPEC" (the symcheck --init syntax); "weights=SPEC" and
+    // "biases=SPEC" set the two defaults. Throws input_error naming the text. docs/models.md has the rules.
     static init_plan parse(const std::string& text);
     std::string to_string() const;
     // Fills every parameter of g; a parameter's seed is derived from `seed` and its name, so adding a
