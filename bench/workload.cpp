@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -239,6 +240,12 @@ private:
 };
 
 // --- child: one variant at one size and thread count -------------------------------------------------
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 long peak_resident_kib() {
     std::ifstream status("/proc/self/status");
     std::string line;
@@ -254,11 +261,13 @@ nlohmann::json run_variant(const problem& p, int iterations) {
     double first_cost = v.step();  // warm-up: first touches of every buffer, BLAS thread start
     double last_cost = first_cost;
     unsigned long allocations_before = heap_allocations.load(std::memory_order_relaxed);
+    double cpu_before = cpu_seconds();
     for (int it = 0; it < iterations; ++it) {
         auto t0 = clock_type::now();
         last_cost = v.step();
         seconds[std::size_t(it)] = std::chrono::duration<double>(clock_type::now() - t0).count();
     }
+    double cpu = cpu_seconds() - cpu_before;
     unsigned long allocations = heap_allocations.load(std::memory_order_relaxed) - allocations_before;
     std::vector<double> sorted = seconds;
     std::sort(sorted.begin(), sorted.end());
@@ -266,6 +275,8 @@ nlohmann::json run_variant(const problem& p, int iterations) {
     double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
     return {{"median_seconds", median},
             {"min_seconds", sorted.front()},
+            // Process CPU time (all threads): at 1 thread, the time a busy machine's scheduler did not take.
+            {"cpu_seconds_per_iteration", cpu / iterations},
             {"allocations_per_iteration", double(allocations) / iterations},
             {"peak_kib", peak_resident_kib()},
             {"first_cost", first_cost},
@@ -351,7 +362,7 @@ int main(int argc, char** argv) {
 
     nlohmann::json results = nlohmann::json::array();
     bool costs_agree = true;
-    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff\n";
+    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio\n";
     for (const auto& size : split(sizes_arg)) {
         for (const auto& t : split(threads_arg)) {
             int threads = std::stoi(t);
@@ -385,6 +396,8 @@ int main(int argc, char** argv) {
                       << b["allocations_per_iteration"].get<double>() << std::right << std::setw(9) << pe << ","
                       << std::left << std::setw(7) << pb << std::right << std::setprecision(3) << std::setw(9)
                       << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
+                      << std::fixed << std::setprecision(3) << std::setw(11)
+                      << e["cpu_seconds_per_iteration"].get<double>() / b["cpu_seconds_per_iteration"].get<double>()
                       << std::defaultfloat << "\n";
             std::cout.flush();
             results.push_back({{"size", size},
