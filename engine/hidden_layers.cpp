@@ -80,6 +80,7 @@ std::vector<hidden_layer> find_hidden_layers(const graph& g, const std::vector<s
                 others.push_back(c.name() + " (" + g.kind_name(c) + ")");
         }
         if (layer.weights_out.empty()) continue;  // e.g. the output layer, consumed by the loss
+        std::sort(layer.weights_out.begin(), layer.weights_out.end(), [](node x, node y) { return x.id() < y.id(); });
         if (!others.empty()) {
             if (skipped) {
                 std::string line = "'" + a.name() + "' (" + std::string(kind) + ") looks like a hidden layer but also feeds";

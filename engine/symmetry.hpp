@@ -22,7 +22,7 @@ struct hidden_layer {
     node input;                  // what W_in multiplies (X, or the previous layer's activation)
     node weights_in;             // W_in, units x fan_in
     node bias;                   // b, units x 1; invalid (valid() false) for a layer without bias
-    std::vector<node> weights_out;  // W_out, fan_out x units: one per consumer of the activation
+    std::vector<node> weights_out;  // W_out, fan_out x units: one per consumer, in creation order
     std::size_t units() const { return weights_in.shape().rows; }
     std::vector<node> parameters() const;  // W_in, b (if any), then each W_out
 };

@@ -272,6 +272,27 @@ TEST_CASE("a hand-built graph with other names and swapped add operands is analy
     CHECK(r.verdict == symmetry_verdict::symmetric);
 }
 
+TEST_CASE("a layer feeding two heads compares each unit's column in both outgoing weights", "[symmetry]") {
+    graph g;
+    auto X = g.input("X", {3, 12});
+    auto Y = g.input("Y", {1, 12});
+    auto W1 = g.parameter("W1", {3, 3});
+    auto b1 = g.parameter("b1", {3, 1});
+    auto Wa = g.parameter("Wa", {1, 3});
+    auto Wb = g.parameter("Wb", {1, 3});
+    auto A1 = tanh(matmul(W1, X) + b1, "A1");
+    auto J = add(bce(sigmoid(matmul(Wa, A1)), Y), bce(sigmoid(matmul(Wb, A1)), Y), "J");
+    feed_random_data(g, X, Y, 6);
+    g.value(W1).fill(0.3);
+    g.value(Wa).fill(-0.4);                // units agree on W1, b1 and Wa ...
+    g.value(Wb) = tensor{{0.1, 0.1, 0.7}};  // ... and unit 2 differs in Wb
+    auto r = analyse_symmetry(g, J);
+    REQUIRE(r.layers.size() == 1);
+    CHECK(r.layers[0].name == "hidden layer 1 (A1: W1, b1, Wa, Wb)");
+    CHECK(r.layers[0].classes == classes_t{{0, 1}, {2}});
+    CHECK(r.layers[0].verdict == symmetry_verdict::symmetric);
+}
+
 TEST_CASE("a hidden layer without bias is found", "[symmetry]") {
     graph g;
     auto X = g.input("X", {3, 10});
