@@ -10,6 +10,7 @@
 #include "engine/error.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
+#include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
 
@@ -39,6 +40,30 @@ void print_tensor(std::ostream& out, const std::string& name, const tensor& t) {
     }
 }
 
+// Divergence, the rule docs/errors.md explains: after an update the cost is above its starting value AND some
+// sample's true label gets a probability beyond the BCE clamp. There the clamped loss no longer measures the
+// error and the sigmoid's gradient has vanished, so training cannot come back and any verdict would describe
+// an artefact. Both thresholds are the problem's own (the starting cost, ops.hpp's bce_clamp); NaN and Inf
+// are the graph's anomaly detection's job.
+void check_divergence(const mlp& net, const config& cfg, const std::string& run, std::size_t iteration,
+                      double cost, double initial_cost) {
+    if (!(cost > initial_cost)) return;
+    const tensor& a = net.g.value(net.output);
+    const tensor& y = net.g.value(net.Y);
+    for (std::size_t j = 0; j < a.shape()[1]; ++j) {
+        double p_true = y(0, j) == 1.0 ? a(0, j) : 1.0 - a(0, j);
+        if (!(p_true < bce_clamp)) continue;
+        std::ostringstream msg;
+        msg << std::setprecision(6) << "anomaly: training diverged in run '" << run << "' at iteration " << iteration
+            << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
+            << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
+            << j << " probability " << p_true << " for its label " << y(0, j)
+            << ", beyond the BCE clamp " << bce_clamp << " where the loss stops measuring the error; lower --lr (now "
+            << cfg.learning_rate << " with " << cfg.optimizer << ")";
+        throw anomaly_error(msg.str());
+    }
+}
+
 }  // namespace
 
 symmetry_verdict experiment::verdict() const {
@@ -63,6 +88,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
         net.g.feed(net.X, ex.data.X);
         net.g.feed(net.Y, ex.data.Y);
         net.g.set_detect_anomaly(cfg.detect_anomaly);
+        net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
         if (!cfg.load_dir.empty())
             load_parameters(net.g, cfg.load_dir);
         else
@@ -97,6 +123,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
             if (!std::isfinite(point.cost))
                 throw anomaly_error("anomaly: the cost is " + std::to_string(point.cost) + " at iteration " +
                                     std::to_string(it) + " of run '" + init.label + "'");
+            if (cfg.detect_anomaly && it > 0) check_divergence(net, cfg, init.label, it, point.cost, run.trace[0].cost);
             run.trace.push_back(point);
             if (log && it < cfg.print_weights && !net.W.empty()) {
                 *log << "run '" << init.label << "', iteration " << it << " (cost " << std::setprecision(10)

@@ -30,6 +30,22 @@ void check_writable(const std::string& flag, const std::string& path) {
     if (::access(dir.c_str(), W_OK) != 0) throw io_error(flag + ": cannot write '" + path + "': directory not writable");
 }
 
+// Messages may quote user text (a CSV cell, a column name, a flag) holding line breaks or control bytes;
+// escaping them keeps every error on one line.
+std::string one_line(const std::string& message) {
+    static const char hex[] = "0123456789abcdef";
+    std::string s;
+    for (char ch : message) {
+        unsigned char u = static_cast<unsigned char>(ch);
+        if (ch == '\n') s += "\\n";
+        else if (ch == '\r') s += "\\r";
+        else if (ch == '\t') s += "\\t";
+        else if (u < 0x20 || u == 0x7f) s += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+        else s += ch;
+    }
+    return s;
+}
+
 void write(const std::string& path, const std::string& text) {
     write_file_atomically(path, [&](std::ostream& out) { out << text; });
 }
@@ -73,13 +89,13 @@ int main(int argc, char** argv) {
     try {
         return run(argc, argv);
     } catch (const symgrad::error& e) {
-        std::cerr << "symcheck: error: " << e.what() << "\n";
+        std::cerr << "symcheck: error: " << one_line(e.what()) << "\n";
         return exit_bad_input;
     } catch (const std::bad_alloc&) {
         std::cerr << "symcheck: error: out of memory (try a smaller model or data set)\n";
         return exit_bad_input;
     } catch (const std::exception& e) {
-        std::cerr << "symcheck: internal error: " << e.what() << "\n";
+        std::cerr << "symcheck: internal error: " << one_line(e.what()) << "\n";
         return exit_internal;
     }
 }

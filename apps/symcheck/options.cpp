@@ -119,11 +119,19 @@ parsed parse_command_line(int argc, const char* const* argv) {
 
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+        // Stray words are collected (not shown in --help) so they are refused by name, not silently ignored.
+        po::options_description parsed_options;
+        parsed_options.add(all).add_options()("stray", po::value<std::vector<std::string>>());
+        po::positional_options_description stray;
+        stray.add("stray", -1);
+        po::store(po::command_line_parser(argc, argv).options(parsed_options).positional(stray).run(), vm);
         po::notify(vm);
     } catch (const po::error& e) {
         throw input_error(std::string(e.what()) + " (see symcheck --help)");
     }
+    if (vm.count("stray"))
+        throw input_error("unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
+                          "': options start with -- (e.g. --data FILE; see symcheck --help)");
     parsed result;
     if (vm.count("help")) {
         std::ostringstream s;
