@@ -235,12 +235,12 @@ TEST_CASE("symcheck refuses output paths it cannot write before training, leavin
     std::filesystem::create_directories(dir / "adir");
     const std::string under_file = dir / "plain/r.out";  // a path under a regular file: ENOTDIR, even as root
     const std::vector<bad_case> cases{
-        {"--json into a missing directory", "--json " + shell_quoted(dir / "nodir/r.json"), {"--json", "nodir"}},
+        {"--json into a missing directory", "--json " + shell_quoted(dir / "nodir/r.json"), {"--json", "'" + dir / "nodir" + "' does not exist"}},
         {"--json naming a directory", "--json " + shell_quoted(dir / "adir"), {"--json", "adir", "is a directory"}},
-        {"--json under a regular file", "--json " + shell_quoted(under_file), {"--json", "plain/r.out"}},
+        {"--json under a regular file", "--json " + shell_quoted(under_file), {"--json", "plain/r.out", "'" + dir / "plain" + "' is not a directory"}},
         {"--trace under a regular file", "--trace " + shell_quoted(under_file), {"--trace", "plain/r.out"}},
         {"--svg naming a directory", "--svg " + shell_quoted(dir / "adir"), {"--svg", "is a directory"}},
-        {"--dot into a missing directory", "--dot " + shell_quoted(dir / "nodir/g.dot"), {"--dot", "nodir"}},
+        {"--dot into a missing directory", "--dot " + shell_quoted(dir / "nodir/g.dot"), {"--dot", "nodir' does not exist"}},
         {"--save under a regular file", "--save " + shell_quoted(dir / "plain/params"), {"--save", "plain/params"}},
         {"--save naming a regular file", "--save " + shell_quoted(dir / "plain"), {"--save", "plain"}},
     };

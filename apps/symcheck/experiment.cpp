@@ -57,7 +57,7 @@ void check_divergence(const mlp& net, const config& cfg, const std::string& run,
         msg << std::setprecision(6) << "anomaly: training diverged in run '" << run << "' at iteration " << iteration
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
             << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
-            << j << " probability " << p_true << " for its label " << y(0, j)
+            << j << " a probability of " << p_true << " for its true label " << y(0, j)
             << ", beyond the BCE clamp " << bce_clamp << " where the loss stops measuring the error; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
         throw anomaly_error(msg.str());

@@ -26,7 +26,9 @@ void check_writable(const std::string& flag, const std::string& path) {
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::error_code ec;
     if (fs::is_directory(p, ec)) throw io_error(flag + ": '" + path + "' is a directory");
-    if (!fs::is_directory(dir, ec)) throw io_error(flag + ": cannot write '" + path + "': no directory '" + dir.string() + "'");
+    if (!fs::is_directory(dir, ec))
+        throw io_error(flag + ": cannot write '" + path + "': '" + dir.string() + "' " +
+                       (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
     if (::access(dir.c_str(), W_OK) != 0) throw io_error(flag + ": cannot write '" + path + "': directory not writable");
 }
 
