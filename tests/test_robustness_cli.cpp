@@ -199,6 +199,9 @@ TEST_CASE("symcheck refuses out-of-range and malformed flags with exit 2 and one
         {"an empty width", "--hidden 4,,2", {"--hidden", "''"}},
         {"a width that is not a number", "--hidden four", {"--hidden", "'four'"}},
         {"an absurd width", "--hidden 99999999999", {"--hidden", "too large"}},
+        // 10^9 units x 2201 samples is 17.6 TB of activations: refused at once, not a thrashing allocator.
+        {"a width no machine can hold", "--hidden 1000000000", {"model too large", "1000000000", "GB"}},
+        {"layers no machine can hold", "--hidden 100000,100000,100000 --init zeros", {"model too large"}},
         {"negative iterations", "--iterations -3", {"--iterations", "'-3'"}},
         {"fractional iterations", "--iterations 2.5", {"--iterations", "'2.5'"}},
         {"zero learning rate", "--lr 0", {"--lr", "positive finite"}},

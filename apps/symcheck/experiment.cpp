@@ -7,6 +7,8 @@
 #include <ostream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "engine/error.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
@@ -64,6 +66,31 @@ void check_divergence(const mlp& net, const config& cfg, const std::string& run,
     }
 }
 
+// Refuses a model that cannot fit: a lower bound on its memory (every parameter as value and gradient, every
+// layer's activations once, in doubles) against the machine's physical memory. Without it a width like 10^9
+// makes the allocator thrash for minutes or the OOM killer end the process.
+void check_fits_in_memory(const mlp_spec& spec, std::size_t samples) {
+    double doubles = 0.0;
+    double previous = double(spec.inputs);
+    std::vector<std::size_t> widths = spec.hidden;
+    widths.push_back(1);
+    for (std::size_t w : widths) {
+        doubles += 2.0 * (double(w) * previous + double(w)) + double(w) * double(samples);
+        previous = double(w);
+    }
+    double needed = 8.0 * doubles;
+    long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    double physical = double(pages) * double(page);
+    if (pages > 0 && page > 0 && needed > physical) {
+        std::ostringstream msg;
+        msg << std::setprecision(3) << "model too large: " << spec.inputs << " inputs, hidden widths";
+        for (std::size_t w : spec.hidden) msg << " " << w;
+        msg << " and " << samples << " samples need at least " << needed / 1e9 << " GB, this machine has "
+            << physical / 1e9 << " GB; use narrower layers";
+        throw input_error(msg.str());
+    }
+}
+
 }  // namespace
 
 symmetry_verdict experiment::verdict() const {
@@ -78,6 +105,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;
+    check_fits_in_memory(ex.spec, ex.data.samples());
 
     symmetry_options opts;
     opts.exact = cfg.exact;
