@@ -248,6 +248,27 @@ TEST_CASE("a two-hidden-layer network gets a verdict per layer and the worst for
     CHECK(r.verdict == symmetry_verdict::symmetric);
 }
 
+TEST_CASE("an all-zero two-hidden-layer tanh network has both layers frozen", "[symmetry]") {
+    mlp net = random_net({5, 3}, activation::tanh, weights(initializer::zeros()));
+    auto r = analyse_symmetry(net.g, net.loss);
+    REQUIRE(r.layers.size() == 2);
+    CHECK(r.layers[0].verdict == symmetry_verdict::frozen);
+    CHECK(r.layers[1].verdict == symmetry_verdict::frozen);
+    CHECK(r.moving_parameters == std::vector<std::string>{"b3"});
+}
+
+TEST_CASE("a zero-init two-hidden-layer sigmoid network is symmetric in both layers, not frozen", "[symmetry]") {
+    mlp net = random_net({5, 3}, activation::sigmoid, weights(initializer::zeros()));
+    auto r = analyse_symmetry(net.g, net.loss);
+    REQUIRE(r.layers.size() == 2);
+    // Layer 1 gets no gradient yet (W3 = 0 blocks it), but its output is 0.5, not 0: W2 moves next step.
+    CHECK(r.layers[0].verdict == symmetry_verdict::symmetric);
+    CHECK(r.layers[0].moving_parameters.empty());
+    CHECK(r.layers[1].verdict == symmetry_verdict::symmetric);
+    CHECK(r.layers[1].moving_parameters == std::vector<std::string>{"W3"});
+    CHECK(r.verdict == symmetry_verdict::symmetric);
+}
+
 TEST_CASE("a hand-built graph with other names and swapped add operands is analysed", "[symmetry]") {
     graph g;
     auto X = g.input("features", {3, 20});
