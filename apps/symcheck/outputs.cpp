@@ -19,6 +19,12 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
+std::string shortest(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 std::string widths(const std::vector<std::size_t>& hidden) {
     if (hidden.empty()) return "none (logistic regression)";
     std::string s;
@@ -54,8 +60,9 @@ std::string text_report(const config& cfg, const experiment& ex) {
     for (double y : ex.data.Y) positives += y == 1.0;
     out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives
         << " positive), " << ex.data.features() << " features\n"
-        << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden) << " ("
-        << to_string(cfg.hidden_activation) << "), sigmoid output, binary cross-entropy\n"
+        << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
+        << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
+        << ", sigmoid output, binary cross-entropy\n"
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
         << " iterations, seed " << cfg.seed << "\n\n";
 
@@ -184,7 +191,7 @@ std::string figure_svg(const config& cfg, const experiment& ex) {
         width.lines.push_back(std::move(w));
     }
     std::string title = "symcheck: " + ex.data.source + ", hidden " + widths(cfg.hidden) + " " +
-                        to_string(cfg.hidden_activation) + ", " + cfg.optimizer + " lr " + fixed(cfg.learning_rate, 4);
+                        to_string(cfg.hidden_activation) + ", " + cfg.optimizer + " lr " + shortest(cfg.learning_rate);
     std::vector<plot::panel> panels{cost};
     if (!cfg.hidden.empty()) panels.push_back(width);
     return plot::render_svg(title, panels);

@@ -12,6 +12,8 @@ namespace {
 
 constexpr double width = 760, panel_height = 300, margin_left = 80, margin_right = 200, margin_top = 50,
                  panel_gap = 60, plot_height = panel_height - 70;
+// Dash patterns on top of colours, so that lines lying on top of each other stay distinguishable.
+const char* const dashes[] = {"", "9 4", "2 3", "12 3 2 3"};
 const char* const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"};
 
 std::string num(double v) {
@@ -67,7 +69,7 @@ std::vector<double> nice_ticks(double lo, double hi, int target, bool integers) 
 }
 
 std::string render_svg(const std::string& title, const std::vector<panel>& panels) {
-    double height = margin_top + double(panels.size()) * (panel_height + panel_gap);
+    double height = margin_top + double(panels.size()) * (panel_height + panel_gap) - panel_gap + 30;
     std::ostringstream s;
     s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(width) << "\" height=\"" << num(height)
@@ -122,14 +124,16 @@ std::string render_svg(const std::string& title, const std::vector<panel>& panel
         for (std::size_t i = 0; i < pn.lines.size(); ++i) {
             const auto& l = pn.lines[i];
             const char* colour = palette[i % (sizeof palette / sizeof palette[0])];
-            s << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\" points=\"";
+            const char* dash = dashes[i % (sizeof dashes / sizeof dashes[0])];
+            std::string dash_attr = *dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : std::string();
+            s << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"" << dash_attr << " points=\"";
             for (std::size_t k = 0; k < l.x.size() && k < l.y.size(); ++k)
                 if (std::isfinite(l.x[k]) && std::isfinite(l.y[k])) s << num(X(l.x[k])) << "," << num(Y(l.y[k])) << " ";
             s << "\"><title>" << escape(l.label) << "</title></polyline>\n";
             double ly = top + 10 + double(i) * 20;
             double lx = margin_left + plot_width + 15;
             s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly) << "\" x2=\"" << num(lx + 24) << "\" y2=\"" << num(ly)
-              << "\" stroke=\"" << colour << "\" stroke-width=\"3\"/><text x=\"" << num(lx + 30) << "\" y=\""
+              << "\" stroke=\"" << colour << "\" stroke-width=\"3\"" << dash_attr << "/><text x=\"" << num(lx + 30) << "\" y=\""
               << num(ly + 4) << "\">" << escape(l.label) << "</text>\n";
         }
         s << "</g>\n";
