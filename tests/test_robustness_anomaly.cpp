@@ -81,7 +81,7 @@ TEST_CASE("a rise of the cost that training recovers from is not called divergen
     CHECK(costs.back() < costs.front());                                   // and came back down
 }
 
-TEST_CASE("--no-detect-anomaly lets a diverged run finish with a verdict", "[robustness][anomaly]") {
+TEST_CASE("turning anomaly detection off with --no-detect-anomaly lets a diverged run finish with a verdict", "[robustness][anomaly]") {
     auto r = run_command(exe, "--init glorot --iterations 20 --lr 1e6 --no-detect-anomaly");
     INFO(r.err);
     CHECK((r.status == 0 || r.status == 1));
