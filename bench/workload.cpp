@@ -362,6 +362,7 @@ int main(int argc, char** argv) {
 
     nlohmann::json results = nlohmann::json::array();
     bool costs_agree = true;
+    std::cout << "elementwise kernels: " << symgrad::kernels::instruction_set() << " (both variants)\n";
     std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio\n";
     for (const auto& size : split(sizes_arg)) {
         for (const auto& t : split(threads_arg)) {
