@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/files.hpp"
 #include "models/data.hpp"
 
 namespace symgrad {
@@ -55,16 +56,6 @@ std::string shown(const std::string& s) {
     return "'" + t + "'";
 }
 
-std::string read_whole_file(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw input_error(path + ": is a directory, not a CSV file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) throw input_error(path + ": cannot read: " + std::strerror(errno));
-    return buffer.str();
-}
 
 // Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
 // are skipped; \n, \r\n and a lone \r all end a line.
@@ -274,7 +265,7 @@ const char* to_string(missing_policy p) {
 }
 
 dataset load_csv(const std::string& path, const csv_options& options) {
-    return parse_csv(read_whole_file(path), path, options);
+    return parse_csv(read_whole_file(path, "a CSV file"), path, options);
 }
 
 dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {

@@ -12,7 +12,7 @@
 
 #include <xtensor/xnpy.hpp>
 
-#include "engine/atomic_file.hpp"
+#include "engine/files.hpp"
 #include "engine/error.hpp"
 #include "models/data.hpp"
 
@@ -130,16 +130,6 @@ private:
     std::size_t i_ = 0;
 };
 
-std::string read_bytes(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw input_error(path + ": is a directory, not a .npy file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) throw input_error(path + ": cannot read: " + std::strerror(errno));
-    return buffer.str();
-}
 
 // Checks magic, version, header length, dtype, order, rank and that the data is exactly the right size.
 npy_header validate(const std::string& path, const std::string& bytes) {
@@ -201,7 +191,7 @@ bool host_is_big_endian() {
 // Reads and checks a file; a 1-D array of length n comes back as (n x 1) unless as_row.
 tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, bool as_row,
                 const std::string* in_memory = nullptr) {
-    std::string bytes = in_memory ? *in_memory : read_bytes(path);
+    std::string bytes = in_memory ? *in_memory : read_whole_file(path, "a .npy file");
     npy_header h = validate(path, bytes);
     file_shape = h.shape;
     std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;

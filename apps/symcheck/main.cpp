@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-#include "engine/atomic_file.hpp"
+#include "engine/files.hpp"
 #include "engine/error.hpp"
 #include "experiment.hpp"
 #include "options.hpp"
