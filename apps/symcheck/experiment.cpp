@@ -12,6 +12,7 @@
 #include "engine/error.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
+#include "models/progress.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
@@ -126,13 +127,15 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
             net.g.write_dot(dot);
             ex.dot = dot.str();
         }
+        const std::vector<node> params = net.g.parameters();
         std::vector<tensor> start;
-        for (auto p : net.g.parameters()) start.push_back(net.g.value(p));
+        for (auto p : params) start.push_back(net.g.value(p));
         auto opt = make_optimizer(cfg.optimizer, cfg.learning_rate);
 
         run_result run;
         run.init = init.label;
         run.trace.reserve(cfg.iterations + 1);
+        progress_line progress(!cfg.quiet, cfg.iterations, "run '" + init.label + "'");
         for (std::size_t it = 0; it <= cfg.iterations; ++it) {
             net.g.set_step(long(it));
             trace_point point;
@@ -159,11 +162,12 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
                 print_tensor(*log, net.W[0].name(), net.g.value(net.W[0]));
                 if (net.W.size() > 1) print_tensor(*log, net.W[1].name(), net.g.value(net.W[1]));
             }
-            if (it < cfg.iterations) opt->step(net.g, net.g.parameters());
+            if (it < cfg.iterations) opt->step(net.g, params);
+            progress.update(it, point.cost);
         }
+        progress.finish(cfg.iterations, run.trace.back().cost);
         run.initial_cost = run.trace.front().cost;
         run.final_cost = run.trace.back().cost;
-        auto params = net.g.parameters();
         for (std::size_t k = 0; k < params.size(); ++k) {
             const tensor& now = net.g.value(params[k]);
             run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
