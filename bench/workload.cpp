@@ -25,6 +25,10 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#ifdef SYMGRAD_BENCH_LIBTORCH
+#include <torch/torch.h>
+#endif
+
 #include "engine/graph.hpp"
 #include "ops/kernels.hpp"
 #include "ops/ops.hpp"
@@ -239,6 +243,39 @@ private:
     std::vector<double> A1_, dZ1_, A2_, dZ2_;
 };
 
+#ifdef SYMGRAD_BENCH_LIBTORCH
+// --- (c) LibTorch autograd, eager (optional: -DSYMGRAD_BENCH_LIBTORCH=ON with Debian's libtorch-dev) --------
+// The same network and update written as a LibTorch user would: float64 tensors, autograd, an in-place
+// update under NoGradGuard and grad().zero_() as optimizer.zero_grad() did in 1.13.
+class libtorch_variant {
+public:
+    explicit libtorch_variant(const problem& p)
+        : X_(from(p.X)), Y_(from(p.Y)), W1_(from(p.W1).requires_grad_()), b1_(from(p.b1).requires_grad_()),
+          W2_(from(p.W2).requires_grad_()), b2_(from(p.b2).requires_grad_()) {}
+    double step() {
+        auto A1 = torch::tanh(torch::mm(W1_, X_) + b1_);
+        auto A2 = torch::sigmoid(torch::mm(W2_, A1) + b2_);
+        auto J = torch::binary_cross_entropy(A2, Y_);
+        double cost = J.item<double>();
+        J.backward();
+        torch::NoGradGuard no_grad;
+        for (torch::Tensor* w : {&W1_, &b1_, &W2_, &b2_}) {
+            w->sub_(w->grad(), learning_rate);
+            w->mutable_grad().zero_();
+        }
+        return cost;
+    }
+
+private:
+    static torch::Tensor from(const symgrad::tensor& t) {
+        return torch::from_blob(const_cast<double*>(t.data()), {long(t.shape()[0]), long(t.shape()[1])},
+                                torch::kFloat64)
+            .clone();
+    }
+    torch::Tensor X_, Y_, W1_, b1_, W2_, b2_;
+};
+#endif
+
 // --- child: one variant at one size and thread count -------------------------------------------------
 double cpu_seconds() {
     rusage u{};
@@ -288,8 +325,19 @@ int child_main(const std::string& variant, const std::string& size_label, int th
     auto it = std::find_if(all_sizes.begin(), all_sizes.end(), [&](const size_spec& s) { return s.label == size_label; });
     if (it == all_sizes.end()) return 2;
     problem p = make_problem(*it);
-    nlohmann::json r = variant == "engine" ? run_variant<engine_variant>(p, iterations)
-                                           : run_variant<baseline_variant>(p, iterations);
+    nlohmann::json r;
+    if (variant == "engine")
+        r = run_variant<engine_variant>(p, iterations);
+    else if (variant == "baseline")
+        r = run_variant<baseline_variant>(p, iterations);
+#ifdef SYMGRAD_BENCH_LIBTORCH
+    else if (variant == "libtorch") {
+        torch::set_num_threads(threads);
+        r = run_variant<libtorch_variant>(p, iterations);
+    }
+#endif
+    else
+        return 2;
     std::cout << r.dump() << std::endl;
     return 0;
 }
@@ -363,7 +411,13 @@ int main(int argc, char** argv) {
     nlohmann::json results = nlohmann::json::array();
     bool costs_agree = true;
     std::cout << "elementwise kernels: " << symgrad::kernels::instruction_set() << " (both variants)\n";
-    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio\n";
+#ifdef SYMGRAD_BENCH_LIBTORCH
+    const bool with_libtorch = true;
+#else
+    const bool with_libtorch = false;
+#endif
+    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio"
+              << (with_libtorch ? "  libtorch_ms libtorch/baseline allocs/it(t) peak_MiB(t)" : "") << "\n";
     for (const auto& size : split(sizes_arg)) {
         for (const auto& t : split(threads_arg)) {
             int threads = std::stoi(t);
@@ -399,7 +453,22 @@ int main(int argc, char** argv) {
                       << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
                       << std::fixed << std::setprecision(3) << std::setw(11)
                       << e["cpu_seconds_per_iteration"].get<double>() / b["cpu_seconds_per_iteration"].get<double>()
-                      << std::defaultfloat << "\n";
+                      << std::defaultfloat;
+            nlohmann::json lt;
+            if (with_libtorch) {
+                // Once per configuration, after the pairs: a third variant in the same run, same data.
+                lt = run_child(self, "libtorch", size, threads, iterations);
+                for (const char* key : {"first_cost", "last_cost"}) {
+                    double x = lt[key].get<double>(), y = b[key].get<double>();
+                    double d = std::abs(x - y) / std::max(std::abs(y), 1e-300);
+                    if (!(d <= tolerance)) costs_agree = false;
+                }
+                std::cout << std::fixed << std::setprecision(3) << std::setw(13) << 1e3 * lt["median_seconds"].get<double>()
+                          << std::setw(18) << lt["median_seconds"].get<double>() / b["median_seconds"].get<double>()
+                          << std::setprecision(1) << std::setw(14) << lt["allocations_per_iteration"].get<double>()
+                          << std::setw(12) << lt["peak_kib"].get<double>() / 1024.0 << std::defaultfloat;
+            }
+            std::cout << "\n";
             std::cout.flush();
             results.push_back({{"size", size},
                                {"threads", threads},
@@ -408,7 +477,8 @@ int main(int argc, char** argv) {
                                {"all_ratios", ratios},
                                {"cost_relative_difference", diff},
                                {"engine", e},
-                               {"baseline", b}});
+                               {"baseline", b},
+                               {"libtorch", lt}});
         }
     }
     if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << "\n";
