@@ -44,12 +44,15 @@ void broadcast_binary(const tensor& a, const tensor& b, tensor& out, F f) {
     }
 }
 
-class add_op final : public broadcasting_op {
+// add and sub: out = a + sign * b. The gradient passes straight through (times sign for b), summed over
+// the broadcast axes; neither needs its inputs in backward, so both may run in place.
+class signed_sum_op : public broadcasting_op {
 public:
-    std::string_view kind() const override { return "add"; }
+    explicit signed_sum_op(double sign) : sign_(sign) {}
     bool backward_reads_input(std::size_t) const override { return false; }
     void forward(const forward_args& a) const override {
-        broadcast_binary(*a.in[0], *a.in[1], *a.out, [](double x, double y) { return x + y; });
+        double s = sign_;  // x + (-1) * y is exactly x - y in IEEE arithmetic
+        broadcast_binary(*a.in[0], *a.in[1], *a.out, [s](double x, double y) { return x + s * y; });
     }
     void backward(const backward_args& a) const override {
         const tensor& g = *a.out_grad;
@@ -57,32 +60,27 @@ public:
         std::size_t c = cols(g);
         for (std::size_t i = 0; i < 2; ++i) {
             if (!a.in_grad[i]) continue;
-            if (a.in_grad[i] == a.out_grad) continue;  // planned in place: the gradient is already there
-            reduce_to(*a.in_grad[i], a.accumulate[i], rows(g), c,
-                      [pg, c](std::size_t r, std::size_t k) { return pg[r * c + k]; });
-        }
-    }
-};
-
-class sub_op final : public broadcasting_op {
-public:
-    std::string_view kind() const override { return "sub"; }
-    bool backward_reads_input(std::size_t) const override { return false; }
-    void forward(const forward_args& a) const override {
-        broadcast_binary(*a.in[0], *a.in[1], *a.out, [](double x, double y) { return x - y; });
-    }
-    void backward(const backward_args& a) const override {
-        const tensor& g = *a.out_grad;
-        const double* pg = g.data();
-        std::size_t c = cols(g);
-        for (std::size_t i = 0; i < 2; ++i) {
-            if (!a.in_grad[i]) continue;
-            double sign = i == 0 ? 1.0 : -1.0;
-            if (a.in_grad[i] == a.out_grad && sign > 0) continue;
+            double sign = i == 0 ? 1.0 : sign_;
+            if (a.in_grad[i] == a.out_grad && sign > 0) continue;  // planned in place: already there
             reduce_to(*a.in_grad[i], a.accumulate[i], rows(g), c,
                       [pg, c, sign](std::size_t r, std::size_t k) { return sign * pg[r * c + k]; });
         }
     }
+
+private:
+    double sign_;
+};
+
+class add_op final : public signed_sum_op {
+public:
+    add_op() : signed_sum_op(1.0) {}
+    std::string_view kind() const override { return "add"; }
+};
+
+class sub_op final : public signed_sum_op {
+public:
+    sub_op() : signed_sum_op(-1.0) {}
+    std::string_view kind() const override { return "sub"; }
 };
 
 class mul_op final : public broadcasting_op {
