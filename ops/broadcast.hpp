@@ -23,15 +23,6 @@ inline bview broadcast_view(const tensor& t) {
     return {t.data(), rows == 1 ? std::size_t(0) : cols, cols == 1 ? std::size_t(0) : std::size_t(1)};
 }
 
-// out(i,j) = f(i,j) over out's shape.
-template <class F>
-void for_each_element(tensor& out, F f) {
-    std::size_t rows = out.shape()[0], cols = out.shape()[1];
-    double* o = out.data();
-    for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = f(i, j);
-}
-
 // target (shape t, broadcastable to (rows x cols)) = / += sum over broadcast axes of g(i,j).
 // When target has the full shape this is an elementwise store; it may then alias g's source.
 template <class G>
