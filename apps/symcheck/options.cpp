@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "engine/error.hpp"
+#include "models/optim.hpp"
 
 namespace po = boost::program_options;
 
@@ -175,11 +176,14 @@ parsed parse_command_line(int argc, const char* const* argv) {
     }
 
     c.optimizer = vm["optimizer"].as<std::string>();
-    if (c.optimizer != "gd" && c.optimizer != "momentum" && c.optimizer != "adam")
-        throw input_error("--optimizer: unknown '" + c.optimizer + "' (choose gd, momentum or adam)");
     c.learning_rate = parse_real("lr", vm["lr"].as<std::string>());
     if (!std::isfinite(c.learning_rate) || c.learning_rate <= 0)
         throw input_error("--lr: must be a positive finite number, got " + vm["lr"].as<std::string>());
+    try {
+        make_optimizer(c.optimizer, c.learning_rate);  // the library knows its optimisers; fail before any work
+    } catch (const input_error& e) {
+        throw input_error(std::string("--optimizer: ") + e.what());
+    }
     c.iterations = parse_count("iterations", vm["iterations"].as<std::string>(), true);
     std::string seed = vm["seed"].as<std::string>();
     if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos)
