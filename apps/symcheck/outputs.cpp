@@ -19,6 +19,12 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
+std::size_t positives(const dataset& d) {
+    std::size_t n = 0;
+    for (double y : d.Y) n += y == 1.0;
+    return n;
+}
+
 std::string shortest(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
@@ -56,9 +62,7 @@ int exit_status(const experiment& ex) {
 
 std::string text_report(const config& cfg, const experiment& ex) {
     std::ostringstream out;
-    std::size_t positives = 0;
-    for (double y : ex.data.Y) positives += y == 1.0;
-    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives
+    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives(ex.data)
         << " positive), " << ex.data.features() << " features\n"
         << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
         << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
@@ -113,11 +117,9 @@ std::string json_report(const config& cfg, const experiment& ex) {
     json j;
     j["tool"] = "symcheck";
     j["version"] = "0.1.0";
-    std::size_t positives = 0;
-    for (double y : ex.data.Y) positives += y == 1.0;
     j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
-                 {"label", ex.data.label_name},      {"positives", positives}};
+                 {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
     j["model"] = {{"inputs", ex.spec.inputs},
                   {"hidden", cfg.hidden},
                   {"activation", to_string(cfg.hidden_activation)},
