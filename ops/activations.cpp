@@ -3,6 +3,7 @@
 
 #include "engine/graph.hpp"
 #include "ops/kernels.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -39,7 +40,7 @@ public:
 
 class tanh_op final : public output_derivative_op {
 public:
-    std::string_view kind() const override { return "tanh"; }
+    std::string_view kind() const override { return op_kinds::tanh; }
     void forward(const forward_args& a) const override { kernels::tanh(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {  // 1 - tanh^2
         const double* y = a.out->data();
@@ -49,7 +50,7 @@ public:
 
 class sigmoid_op final : public output_derivative_op {
 public:
-    std::string_view kind() const override { return "sigmoid"; }
+    std::string_view kind() const override { return op_kinds::sigmoid; }
     void forward(const forward_args& a) const override {
         kernels::sigmoid(a.in[0]->data(), a.out->data(), a.out->size());
     }
@@ -61,7 +62,7 @@ public:
 
 class relu_op final : public output_derivative_op {
 public:
-    std::string_view kind() const override { return "relu"; }
+    std::string_view kind() const override { return op_kinds::relu; }
     void forward(const forward_args& a) const override {
         const double* x = a.in[0]->data();
         double* o = a.out->data();
@@ -75,7 +76,7 @@ public:
 
 class exp_op final : public output_derivative_op {
 public:
-    std::string_view kind() const override { return "exp"; }
+    std::string_view kind() const override { return op_kinds::exp; }
     void forward(const forward_args& a) const override { kernels::exp(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {
         const double* y = a.out->data();
@@ -85,7 +86,7 @@ public:
 
 class log_op final : public elementwise_op {
 public:
-    std::string_view kind() const override { return "log"; }
+    std::string_view kind() const override { return op_kinds::log; }
     bool forward_in_place_ok(std::size_t) const override { return false; }  // backward needs the input
     void forward(const forward_args& a) const override { kernels::log(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {  // 1 / x

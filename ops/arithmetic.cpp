@@ -1,6 +1,7 @@
 // add, sub, mul (broadcasting), neg and scale: forward, shape rule and vector-Jacobian product together.
 #include "engine/graph.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -74,18 +75,18 @@ private:
 class add_op final : public signed_sum_op {
 public:
     add_op() : signed_sum_op(1.0) {}
-    std::string_view kind() const override { return "add"; }
+    std::string_view kind() const override { return op_kinds::add; }
 };
 
 class sub_op final : public signed_sum_op {
 public:
     sub_op() : signed_sum_op(-1.0) {}
-    std::string_view kind() const override { return "sub"; }
+    std::string_view kind() const override { return op_kinds::sub; }
 };
 
 class mul_op final : public broadcasting_op {
 public:
-    std::string_view kind() const override { return "mul"; }
+    std::string_view kind() const override { return op_kinds::mul; }
     void forward(const forward_args& a) const override {
         broadcast_binary(*a.in[0], *a.in[1], *a.out, [](double x, double y) { return x * y; });
     }
@@ -135,13 +136,13 @@ protected:
 class neg_op final : public linear_unary_op {
 public:
     neg_op() : linear_unary_op(-1.0) {}
-    std::string_view kind() const override { return "neg"; }
+    std::string_view kind() const override { return op_kinds::neg; }
 };
 
 class scale_op final : public linear_unary_op {
 public:
     using linear_unary_op::linear_unary_op;
-    std::string_view kind() const override { return "scale"; }
+    std::string_view kind() const override { return op_kinds::scale; }
     std::string label() const override { return "scale(" + std::to_string(factor_) + ")"; }
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/graph.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -19,7 +20,7 @@ public:
 
 class bce_op final : public bce_base {
 public:
-    std::string_view kind() const override { return "bce"; }
+    std::string_view kind() const override { return op_kinds::bce; }
     // J = -mean(y log a + (1 - y) log(1 - a)), a clamped to [c, 1 - c].
     void forward(const forward_args& a) const override {
         const double *p = a.in[0]->data(), *y = a.in[1]->data();
@@ -57,7 +58,7 @@ public:
 
 class bce_with_logits_op final : public bce_base {
 public:
-    std::string_view kind() const override { return "bce_with_logits"; }
+    std::string_view kind() const override { return op_kinds::bce_with_logits; }
     void forward(const forward_args& a) const override {
         const double *z = a.in[0]->data(), *y = a.in[1]->data();
         std::size_t n = a.in[0]->size();

@@ -2,6 +2,7 @@
 #include <cblas.h>
 
 #include "engine/graph.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -9,7 +10,7 @@ namespace {
 
 class matmul_op final : public op {
 public:
-    std::string_view kind() const override { return "matmul"; }
+    std::string_view kind() const override { return op_kinds::matmul; }
     std::size_t arity() const override { return 2; }
     shape2 output_shape(const std::array<operand_info, max_arity>& in) const override {
         if (in[0].shape.cols != in[1].shape.rows) throw_shape_error(kind(), in[0], &in[1], "cannot multiply");

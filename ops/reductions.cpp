@@ -1,5 +1,6 @@
 // sum and mean to 1x1, and transpose.
 #include "engine/graph.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -32,7 +33,7 @@ protected:
 
 class sum_op final : public total_op {
 public:
-    std::string_view kind() const override { return "sum"; }
+    std::string_view kind() const override { return op_kinds::sum; }
 
 protected:
     double factor(std::size_t) const override { return 1.0; }
@@ -40,7 +41,7 @@ protected:
 
 class mean_op final : public total_op {
 public:
-    std::string_view kind() const override { return "mean"; }
+    std::string_view kind() const override { return op_kinds::mean; }
 
 protected:
     double factor(std::size_t n) const override { return 1.0 / double(n); }
@@ -48,7 +49,7 @@ protected:
 
 class transpose_op final : public op {
 public:
-    std::string_view kind() const override { return "transpose"; }
+    std::string_view kind() const override { return op_kinds::transpose; }
     std::size_t arity() const override { return 1; }
     shape2 output_shape(const std::array<operand_info, max_arity>& in) const override {
         return {in[0].shape.cols, in[0].shape.rows};
