@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 #include "models/data.hpp"
 #include "models/init.hpp"
 #include "models/mlp.hpp"

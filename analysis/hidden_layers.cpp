@@ -3,7 +3,7 @@
 #include <optional>
 #include <string_view>
 
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 
 namespace symgrad {
 

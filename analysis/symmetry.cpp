@@ -1,5 +1,5 @@
 // Verdicts on hidden-unit symmetry: classes of identical units, frozen layers, the report as text and JSON.
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "engine/error.hpp"
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 
 namespace symgrad {
 
