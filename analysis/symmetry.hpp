@@ -4,61 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "analysis/hidden_layers.hpp"
+#include "analysis/unit_grouping.hpp"
 #include "engine/graph.hpp"
 
 namespace symgrad {
-
-// --- structure -------------------------------------------------------------------------------------
-
-// The activation kinds that make a hidden layer by default.
-std::vector<std::string> default_hidden_activations();
-
-// A hidden layer found in a graph: A = act(matmul(W_in, input) + b) consumed only by matmul(W_out, A)
-// nodes. Hidden unit i is row i of W_in, row i of b and column i of every W_out.
-struct hidden_layer {
-    std::string name;            // "hidden layer 1 (A1: W1, b1, W2)"
-    node activation;             // the activation node (A1)
-    node pre_activation;         // the add node (or the matmul when the layer has no bias)
-    node input;                  // what W_in multiplies (X, or the previous layer's activation)
-    node weights_in;             // W_in, units x fan_in
-    node bias;                   // b, units x 1; invalid (valid() false) for a layer without bias
-    std::vector<node> weights_out;  // W_out, fan_out x units: one per consumer, in creation order
-    std::size_t units() const { return weights_in.shape().rows; }
-    std::vector<node> parameters() const;  // W_in, b (if any), then each W_out
-};
-
-// Finds every hidden layer from the graph's structure alone, in topological order. An activation node of
-// one of `activations` kinds qualifies when its operand is add(matmul(W_in, ·), b) in either operand order
-// (or matmul(W_in, ·) alone), W_in and b are parameters, b is (units x 1), and every consumer of the
-// activation is matmul(W_out, activation) with W_out a parameter (at least one). Candidates that match
-// the input side and feed some matmul(W_out, ·) but also something else are skipped, with one line each
-// in `skipped` when given (their units' fate also depends on that other consumer).
-std::vector<hidden_layer> find_hidden_layers(const graph& g,
-                                             const std::vector<std::string>& activations = default_hidden_activations(),
-                                             std::vector<std::string>* skipped = nullptr);
-
-// --- grouping --------------------------------------------------------------------------------------
-
-// One tensor's share of every unit: unit i owns row i (axis::row) or column i (axis::column) of *values.
-// Two units agree on the slice when every pair of corresponding elements differs by at most `tolerance`
-// (absolute; 0 means exactly equal as doubles, so +0 and -0 agree).
-struct unit_slice {
-    enum class axis { row, column };
-    const tensor* values = nullptr;
-    axis owned = axis::row;
-    double tolerance = 0.0;
-};
-
-// Groups `units` units into classes, each a sorted list of unit indices, classes ordered by first unit.
-// Units that agree on every slice are always in the same class, with no bucket-boundary effects: the
-// classes are the coarsest partition in which, for every element of every slice, a class's values
-// sorted have no gap above the tolerance (unique, so independent of the order of units and slices).
-// Found without comparing pairs: a candidate class is sorted on the first element whose values spread
-// over more than the tolerance and cut at its gaps, and the pieces are checked again, until nothing is
-// cut. Cost O(P) when units are identical, O(P log n) when they are distinct or in small classes (P =
-// units x numbers per unit); each further cut a piece goes through re-reads it once more. Throws
-// graph_error on a slice whose shape does not have `units` rows (columns), anomaly_error on a NaN.
-std::vector<std::vector<std::size_t>> group_units(std::size_t units, const std::vector<unit_slice>& slices);
 
 // --- verdicts --------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "engine/error.hpp"
-#include "analysis/symmetry.hpp"
+#include "analysis/unit_grouping.hpp"
 
 namespace symgrad {
 
