@@ -1,4 +1,4 @@
-// Hidden-unit symmetry analysis: finds hidden layers by structure, groups identical units, gives verdicts.
+// Hidden-unit symmetry analysis: runs the passes, gathers the facts per layer and has them decided.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -6,15 +6,10 @@
 
 #include "analysis/hidden_layers.hpp"
 #include "analysis/unit_grouping.hpp"
+#include "analysis/verdicts.hpp"
 #include "engine/graph.hpp"
 
 namespace symgrad {
-
-// --- verdicts --------------------------------------------------------------------------------------
-
-// Worst first: frozen > symmetric > transient > healthy (the model's verdict is its worst layer's).
-enum class symmetry_verdict { healthy, transient, symmetric, frozen };
-const char* to_string(symmetry_verdict v);  // "healthy", "transient", "symmetric", "frozen"
 
 struct symmetry_options {
     // Units agree when every element of a tensor differs by at most relative_tolerance * (largest |element|
@@ -28,7 +23,7 @@ struct symmetry_options {
     std::vector<std::string> activations = default_hidden_activations();
 };
 
-// Everything one layer's verdict rests on. Plain fields, so it maps directly onto JSON.
+// Everything one layer's verdict rests on, and the verdict with its reasons (words: analysis/report.hpp).
 struct layer_report {
     std::string name;                                 // "hidden layer 1 (A1: W1, b1, W2)"
     std::string activation;                           // node name, e.g. "A1"
@@ -43,8 +38,8 @@ struct layer_report {
     std::vector<std::string> moving_parameters;       // this layer's parameters with a nonzero gradient
     bool output_zero = false;                         // the activation is 0 for every unit and sample
     double class_spread = 0.0;  // largest |difference| inside a class, relative to its tensor's scale
-    std::string explanation;
-    std::string fix;
+    std::vector<reason> why;
+    std::vector<reason> fix;
 };
 
 struct symmetry_report {
@@ -55,8 +50,8 @@ struct symmetry_report {
     std::vector<std::string> notes;                    // skipped candidate layers and similar remarks
     double relative_tolerance = 0.0;
     bool exact = false;
-    std::string explanation;
-    std::string fix;
+    std::vector<reason> why;
+    std::vector<reason> fix;
     bool has_problem() const {
         return verdict == symmetry_verdict::symmetric || verdict == symmetry_verdict::frozen;
     }
@@ -67,13 +62,5 @@ struct symmetry_report {
 // it after the pass), which changes no value. Throws anomaly_error naming the tensor when a parameter,
 // gradient or activation holds NaN or Inf: no verdict is computed from them.
 symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& options = {});
-
-// A readable multi-line report (what symcheck prints).
-std::string to_text(const symmetry_report& report);
-// The report as a JSON object: verdict, explanation, fix, moving_parameters, still_parameters, notes,
-// tolerance {relative, exact}, layers [{name, activation, activation_kind, parameters, units,
-// effective_width, classes, transient_groups, verdict, moving_parameters, output_zero, class_spread,
-// explanation, fix}].
-std::string to_json(const symmetry_report& report);
 
 }  // namespace symgrad

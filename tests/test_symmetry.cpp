@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
+#include "analysis/report.hpp"
 #include "analysis/symmetry.hpp"
 #include "models/data.hpp"
 #include "models/init.hpp"
@@ -229,7 +230,7 @@ TEST_CASE("relu units with zero incoming weights are dead, hence frozen, even wi
     // same state is transient (see above): the difference is the activation's derivative at 0.
     CHECK(r.verdict == symmetry_verdict::frozen);
     CHECK(r.layers.at(0).moving_parameters.empty());
-    CHECK(r.layers.at(0).fix.find("He") != std::string::npos);
+    CHECK(to_words(r.layers.at(0).fix).find("He") != std::string::npos);
 }
 
 TEST_CASE("a two-hidden-layer network gets a verdict per layer and the worst for the model", "[symmetry]") {
@@ -353,8 +354,8 @@ TEST_CASE("a network without hidden layers is healthy and says why zero init is 
     auto r = analyse_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::healthy);
     CHECK(r.layers.empty());
-    CHECK(r.explanation.find("No hidden layers") != std::string::npos);
-    CHECK(r.explanation.find("logistic regression") != std::string::npos);
+    CHECK(to_words(r.why).find("No hidden layers") != std::string::npos);
+    CHECK(to_words(r.why).find("logistic regression") != std::string::npos);
 }
 
 TEST_CASE("a NaN in a parameter gets an anomaly error naming it, not a verdict", "[symmetry]") {
