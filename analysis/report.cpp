@@ -3,8 +3,6 @@
 
 #include <sstream>
 
-#include "ops/op_kinds.hpp"
-
 namespace symgrad {
 
 namespace {
@@ -25,11 +23,16 @@ std::string unit_list(const std::vector<std::size_t>& units, std::size_t limit =
 
 std::string plural(std::size_t n, const std::string& one, const std::string& many) { return n == 1 ? one : many; }
 
-std::string initializer_advice(const std::string& kind) {
-    if (kind == op_kinds::relu)
-        return "Initialise the weights randomly: He (Kaiming) initialisation for relu layers; biases may stay zero. "
-               "Zeros or one constant give every unit the same row, which no optimiser can undo.";
-    return "Initialise the weights randomly: Glorot (Xavier) initialisation for " + kind +
+bool is_he(const initializer& i) {
+    return i.how == initializer::method::he_normal || i.how == initializer::method::he_uniform;
+}
+
+std::string initializer_advice(const reason& r) {
+    if (is_he(r.recommended))
+        return "Initialise the weights randomly: He (Kaiming) initialisation for " + r.activation_kind +
+               " layers; biases may stay zero. Zeros or one constant give every unit the same row, which no optimiser "
+               "can undo.";
+    return "Initialise the weights randomly: Glorot (Xavier) initialisation for " + r.activation_kind +
            " layers (He for relu); biases may stay zero. Zeros or one constant give every unit the same row, "
            "which no optimiser can undo.";
 }
@@ -100,7 +103,7 @@ std::string model_words(const reason& r) {
 // What to do about it.
 std::string words(const reason& r) {
     switch (r.code) {
-        case reason_code::initialize_randomly: return initializer_advice(r.activation_kind);
+        case reason_code::initialize_randomly: return initializer_advice(r);
         case reason_code::revive_dead_units:
             return "Units already dead stay dead: re-initialise them; a small positive bias or a lower learning rate "
                    "keeps relu units alive.";

@@ -18,7 +18,7 @@ const char* to_string(symmetry_verdict v) {
 bool operator==(const reason& a, const reason& b) {
     return a.code == b.code && a.units == b.units && a.classes == b.classes && a.groups == b.groups &&
            a.layers == b.layers && a.layer == b.layer && a.activation_kind == b.activation_kind &&
-           a.parameters == b.parameters && a.example_units == b.example_units;
+           a.parameters == b.parameters && a.example_units == b.example_units && a.recommended == b.recommended;
 }
 
 namespace {
@@ -45,6 +45,8 @@ reason with_parameters(reason_code code, std::vector<std::string> parameters) {
 reason initialize_randomly(const std::string& activation_kind) {
     reason r = make(reason_code::initialize_randomly);
     r.activation_kind = activation_kind;
+    // He keeps the variance of relu layers, which zero half their inputs; Glorot suits tanh and sigmoid.
+    r.recommended = activation_kind == op_kinds::relu ? initializer::he_normal() : initializer::glorot_uniform();
     return r;
 }
 

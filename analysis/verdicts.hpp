@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "models/init.hpp"
+
 namespace symgrad {
 
 // Worst first: frozen > symmetric > transient > healthy (the model's verdict is its worst layer's).
@@ -32,7 +34,7 @@ enum class reason_code {
     all_layers_distinct,     // layers
     others_still_move,       // parameters = every moving one: what moves beside a frozen layer
     // fix
-    initialize_randomly,     // activation_kind: Glorot, or He for relu
+    initialize_randomly,     // activation_kind, initializer: Glorot, or He for relu
     revive_dead_units,       // -: re-initialize dead relu units
     none_needed,             // -
 };
@@ -47,6 +49,7 @@ struct reason {
     std::string activation_kind;             // "tanh", "sigmoid", "relu"
     std::vector<std::string> parameters;     // parameter names
     std::vector<std::size_t> example_units;  // one transient group
+    initializer recommended;                 // the random initializer to use instead
     friend bool operator==(const reason& a, const reason& b);
 };
 
