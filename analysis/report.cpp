@@ -70,7 +70,7 @@ std::string layer_words(const reason& r) {
         case reason_code::all_units_distinct:
             return "All " + n + " units are distinct: training can make them learn different features.";
         case reason_code::output_zero_note: return "Note: the layer outputs 0 on every sample.";
-        default: return {};
+        default: return {};  // not a layer's code: words() routes it elsewhere
     }
 }
 
@@ -96,20 +96,37 @@ std::string model_words(const reason& r) {
         case reason_code::others_still_move:
             return "Parameters that still move: " + join(r.parameters) + " (their gradients do not pass through the "
                    "frozen layer; an output bias's gradient is mean(A - Y), nonzero whenever the labels are imbalanced).";
-        default: return layer_words(r);
+        default: return {};  // not the model's code: words() routes it elsewhere
     }
 }
 
-// What to do about it.
+// One reason's sentence. The switch names every code (no default), so the compiler flags a new code that
+// has no words yet (-Wswitch); the fixes are worded here, the rest by layer_words and model_words.
 std::string words(const reason& r) {
     switch (r.code) {
+        case reason_code::frozen_outgoing_zero:
+        case reason_code::frozen_dead_relu:
+        case reason_code::gradients_stay_zero:
+        case reason_code::units_also_identical:
+        case reason_code::units_form_classes:
+        case reason_code::gradients_zero_now:
+        case reason_code::weights_move_together:
+        case reason_code::units_share_incoming:
+        case reason_code::all_units_distinct:
+        case reason_code::output_zero_note: return layer_words(r);
+        case reason_code::no_hidden_layers:
+        case reason_code::worst_layer_frozen:
+        case reason_code::worst_layer_symmetric:
+        case reason_code::worst_layer_transient:
+        case reason_code::all_layers_distinct:
+        case reason_code::others_still_move: return model_words(r);
         case reason_code::initialize_randomly: return initializer_advice(r);
         case reason_code::revive_dead_units:
             return "Units already dead stay dead: re-initialise them; a small positive bias or a lower learning rate "
                    "keeps relu units alive.";
         case reason_code::none_needed: return "None needed.";
-        default: return model_words(r);
     }
+    return {};
 }
 
 void classes_text(std::ostream& out, const layer_report& l) {

@@ -36,7 +36,7 @@ enum class reason_code {
     // fix
     initialize_randomly,     // activation_kind, initializer: Glorot, or He for relu
     revive_dead_units,       // -: re-initialize dead relu units
-    none_needed,             // -
+    none_needed,             // -  (keep last: tests/test_analysis_report.cpp iterates up to it)
 };
 
 struct reason {
