@@ -11,7 +11,7 @@
 
 #include <time.h>
 
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 #include "ops/ops.hpp"
 
 using namespace symgrad;

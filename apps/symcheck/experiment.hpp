@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/symmetry.hpp"
+#include "analysis/symmetry.hpp"
 #include "models/data.hpp"
 #include "options.hpp"
 

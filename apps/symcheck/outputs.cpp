@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/report.hpp"
 #include "svg_plot.hpp"
 
 namespace symgrad::symcheck {
@@ -134,7 +135,7 @@ std::string json_report(const config& cfg, const experiment& ex) {
     j["exit_status"] = exit_status(ex);
     json runs = json::array();
     for (const auto& r : ex.runs) {
-        json run = json::parse(to_json(r.final));
+        json run = to_json_value(r.final);
         run["init"] = r.init;
         run["initial_verdict"] = to_string(r.initial.verdict);
         run["initial_cost"] = r.initial_cost;

@@ -3,11 +3,14 @@
 #include <optional>
 #include <string_view>
 
-#include "engine/symmetry.hpp"
+#include "analysis/hidden_layers.hpp"
+#include "ops/op_kinds.hpp"
 
 namespace symgrad {
 
-std::vector<std::string> default_hidden_activations() { return {"tanh", "sigmoid", "relu"}; }
+std::vector<std::string> default_hidden_activations() {
+    return {std::string(op_kinds::tanh), std::string(op_kinds::sigmoid), std::string(op_kinds::relu)};
+}
 
 std::vector<node> hidden_layer::parameters() const {
     std::vector<node> p{weights_in};
@@ -25,7 +28,7 @@ std::string_view kind_of(const graph& g, node n) {
 
 // matmul(W, x) with W a parameter: returns W.
 std::optional<node> weight_of_matmul(const graph& g, node m) {
-    if (kind_of(g, m) != "matmul") return std::nullopt;
+    if (kind_of(g, m) != op_kinds::matmul) return std::nullopt;
     node w = g.operands(m)[0];
     if (w.kind() != node_kind::parameter) return std::nullopt;
     return w;
@@ -33,22 +36,20 @@ std::optional<node> weight_of_matmul(const graph& g, node m) {
 
 // Fills the input side of a layer from the activation's operand; false when it does not match.
 bool match_input_side(const graph& g, node z, hidden_layer& layer) {
-    if (kind_of(g, z) == "matmul") {  // a layer without bias
+    if (kind_of(g, z) == op_kinds::matmul) {  // a layer without bias
         auto w = weight_of_matmul(g, z);
         if (!w) return false;
-        layer.pre_activation = z;
         layer.weights_in = *w;
         layer.input = g.operands(z)[1];
         return true;
     }
-    if (kind_of(g, z) != "add") return false;
+    if (kind_of(g, z) != op_kinds::add) return false;
     auto ops = g.operands(z);
     for (int swap = 0; swap < 2; ++swap) {  // add(matmul, b) or add(b, matmul)
         node m = ops[swap], b = ops[1 - swap];
         auto w = weight_of_matmul(g, m);
         if (!w || b.kind() != node_kind::parameter) continue;
         if (b.shape() != shape2{w->shape().rows, 1}) continue;
-        layer.pre_activation = z;
         layer.weights_in = *w;
         layer.bias = b;
         layer.input = g.operands(m)[1];

@@ -1,0 +1,222 @@
+// The one place the analysis's words live: each reason_code's sentence, the text report and the JSON report.
+#include "analysis/report.hpp"
+
+#include <sstream>
+
+namespace symgrad {
+
+namespace {
+
+std::string join(const std::vector<std::string>& names, const std::string& empty = "none") {
+    if (names.empty()) return empty;
+    std::string s;
+    for (std::size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+    return s;
+}
+
+std::string unit_list(const std::vector<std::size_t>& units, std::size_t limit = 16) {
+    std::string s = "{";
+    for (std::size_t i = 0; i < units.size() && i < limit; ++i) s += (i ? ", " : "") + std::to_string(units[i]);
+    if (units.size() > limit) s += ", ... (" + std::to_string(units.size()) + " units)";
+    return s + "}";
+}
+
+std::string plural(std::size_t n, const std::string& one, const std::string& many) { return n == 1 ? one : many; }
+
+bool is_he(const initializer& i) {
+    return i.how == initializer::method::he_normal || i.how == initializer::method::he_uniform;
+}
+
+std::string initializer_advice(const reason& r) {
+    if (is_he(r.recommended))
+        return "Initialise the weights randomly: He (Kaiming) initialisation for " + r.activation_kind +
+               " layers; biases may stay zero. Zeros or one constant give every unit the same row, which no optimiser "
+               "can undo.";
+    return "Initialise the weights randomly: Glorot (Xavier) initialisation for " + r.activation_kind +
+           " layers (He for relu); biases may stay zero. Zeros or one constant give every unit the same row, "
+           "which no optimiser can undo.";
+}
+
+// Why a layer got its verdict.
+std::string layer_words(const reason& r) {
+    const std::string n = std::to_string(r.units), k = std::to_string(r.classes);
+    switch (r.code) {
+        case reason_code::frozen_outgoing_zero:
+            return "All " + n + " units output 0 on every sample, and the outgoing weights (" + join(r.parameters) +
+                   ") are zero, so no gradient reaches the layer; with a zero output the outgoing weights get none either.";
+        case reason_code::frozen_dead_relu:
+            return "All " + n + " units output 0 on every sample, and every relu unit sits at a pre-activation <= 0, "
+                   "where relu' = 0, so no gradient reaches the incoming weights; with a zero output the outgoing "
+                   "weights get none either (dead units).";
+        case reason_code::gradients_stay_zero:
+            return "The gradients of " + join(r.parameters) + " are exactly 0 and stay 0 under gradient descent, "
+                   "momentum and Adam: this layer can never learn.";
+        case reason_code::units_also_identical: return "Its units are also identical (effective width " + k + ").";
+        case reason_code::units_form_classes:
+            return n + " units form " + k + plural(r.classes, " class", " classes") + " (effective width " + k + " < " + n +
+                   "): units in a class have the same incoming weights, bias and outgoing weights and the same "
+                   "gradients. Swapping two such units leaves the loss unchanged, so their gradients are equal, and "
+                   "gradient descent, momentum and Adam update each weight from its own gradient history alone: "
+                   "identical units get identical updates and stay identical forever. The layer computes what a layer "
+                   "of " + k + plural(r.classes, " unit", " units") + " would.";
+        case reason_code::gradients_zero_now: return "Its gradients are zero at this step.";
+        case reason_code::weights_move_together:
+            return "Its weights do move (" + join(r.parameters) + " have nonzero gradients), but together.";
+        case reason_code::units_share_incoming:
+            return std::to_string(r.groups) + plural(r.groups, " group", " groups") +
+                   " of units share incoming weights and bias (e.g. units " + unit_list(r.example_units) +
+                   ") but differ in outgoing weights or gradients, so the next update gives them different incoming "
+                   "weights: they separate on their own. Not a problem.";
+        case reason_code::all_units_distinct:
+            return "All " + n + " units are distinct: training can make them learn different features.";
+        case reason_code::output_zero_note: return "Note: the layer outputs 0 on every sample.";
+        default: return {};  // not a layer's code: words() routes it elsewhere
+    }
+}
+
+// Why the model got its verdict.
+std::string model_words(const reason& r) {
+    const std::string layers = std::to_string(r.layers) + plural(r.layers, " hidden layer", " hidden layers");
+    switch (r.code) {
+        case reason_code::no_hidden_layers:
+            return "No hidden layers (no activation fed by matmul(W, .) + b and consumed by matmul(W', .)), so no units "
+                   "can be symmetric. Zero initialisation is harmless here: in logistic regression, or any single layer "
+                   "of weights, each weight's gradient (A - Y) X' / m is driven by its own input feature and output, and "
+                   "the logistic-regression cost is convex, so zero and random starts reach the same minimum.";
+        case reason_code::worst_layer_frozen:
+            return layers + "; the worst is " + r.layer + ": frozen: no gradient reaches its weights, so training can "
+                   "never move them.";
+        case reason_code::worst_layer_symmetric:
+            return layers + "; the worst is " + r.layer + ": symmetric: its " + std::to_string(r.units) + " units act as " +
+                   std::to_string(r.classes) + ", and gradient descent, momentum and Adam cannot separate them.";
+        case reason_code::worst_layer_transient:
+            return layers + "; the worst is " + r.layer + ": transient: some units share incoming weights but separate "
+                   "on the next step.";
+        case reason_code::all_layers_distinct: return layers + ", all with distinct units.";
+        case reason_code::others_still_move:
+            return "Parameters that still move: " + join(r.parameters) + " (their gradients do not pass through the "
+                   "frozen layer; an output bias's gradient is mean(A - Y), nonzero whenever the labels are imbalanced).";
+        default: return {};  // not the model's code: words() routes it elsewhere
+    }
+}
+
+// One reason's sentence. The switch names every code (no default), so the compiler flags a new code that
+// has no words yet (-Wswitch); the fixes are worded here, the rest by layer_words and model_words.
+std::string words(const reason& r) {
+    switch (r.code) {
+        case reason_code::frozen_outgoing_zero:
+        case reason_code::frozen_dead_relu:
+        case reason_code::gradients_stay_zero:
+        case reason_code::units_also_identical:
+        case reason_code::units_form_classes:
+        case reason_code::gradients_zero_now:
+        case reason_code::weights_move_together:
+        case reason_code::units_share_incoming:
+        case reason_code::all_units_distinct:
+        case reason_code::output_zero_note: return layer_words(r);
+        case reason_code::no_hidden_layers:
+        case reason_code::worst_layer_frozen:
+        case reason_code::worst_layer_symmetric:
+        case reason_code::worst_layer_transient:
+        case reason_code::all_layers_distinct:
+        case reason_code::others_still_move: return model_words(r);
+        case reason_code::initialize_randomly: return initializer_advice(r);
+        case reason_code::revive_dead_units:
+            return "Units already dead stay dead: re-initialise them; a small positive bias or a lower learning rate "
+                   "keeps relu units alive.";
+        case reason_code::none_needed: return "None needed.";
+    }
+    return {};
+}
+
+void classes_text(std::ostream& out, const layer_report& l) {
+    std::size_t shown = 0, singles = 0;
+    out << "  classes:";
+    for (const auto& c : l.classes) {
+        if (c.size() == 1) {
+            ++singles;
+        } else if (shown < 10) {
+            out << (shown ? ", " : " ") << unit_list(c);
+            ++shown;
+        }
+    }
+    std::size_t multi = l.classes.size() - singles;
+    if (multi > shown) out << ", ... (" << multi - shown << " more)";
+    if (singles) out << " and " << singles << " single units";
+    out << "\n  largest difference inside a class: " << l.class_spread << " (relative)\n";
+}
+
+void layer_text(std::ostream& out, const layer_report& l) {
+    out << "\n" << l.name << ": " << l.activation_kind << ", " << l.units << " units, effective width "
+        << l.effective_width << ": " << to_string(l.verdict) << "\n";
+    if (l.effective_width == l.units)
+        out << "  classes: all " << l.units << " units distinct\n";
+    else
+        classes_text(out, l);
+    for (const auto& t : l.transient_groups) out << "  transient group: " << unit_list(t) << "\n";
+    out << "  moving: " << join(l.moving_parameters, "none of " + join(l.parameters)) << "\n";
+    out << "  why: " << to_words(l.why) << "\n";
+    out << "  fix: " << to_words(l.fix) << "\n";
+}
+
+}  // namespace
+
+std::string to_words(const std::vector<reason>& reasons) {
+    std::string s;
+    for (const auto& r : reasons) s += (s.empty() ? "" : " ") + words(r);
+    return s;
+}
+
+std::string to_text(const symmetry_report& report) {
+    std::ostringstream out;
+    out << "verdict: " << to_string(report.verdict);
+    if (report.layers.empty())
+        out << " (no hidden layers)\n";
+    else
+        out << " (worst of " << report.layers.size() << plural(report.layers.size(), " hidden layer", " hidden layers")
+            << "; frozen > symmetric > transient > healthy)\n";
+    if (report.exact)
+        out << "comparison: exact (bit for bit)\n";
+    else
+        out << "comparison: within " << report.relative_tolerance << " of each tensor's largest |element|\n";
+    for (const auto& l : report.layers) layer_text(out, l);
+    out << "\nparameters moving: " << join(report.moving_parameters) << "\n";
+    out << "parameters not moving: " << join(report.still_parameters) << "\n";
+    out << "why: " << to_words(report.why) << "\n";
+    out << "fix: " << to_words(report.fix) << "\n";
+    for (const auto& n : report.notes) out << "note: " << n << "\n";
+    return out.str();
+}
+
+nlohmann::json to_json_value(const symmetry_report& report) {
+    using nlohmann::json;
+    json layers = json::array();
+    for (const auto& l : report.layers) {
+        layers.push_back({{"name", l.name},
+                          {"activation", l.activation},
+                          {"activation_kind", l.activation_kind},
+                          {"parameters", l.parameters},
+                          {"units", l.units},
+                          {"effective_width", l.effective_width},
+                          {"classes", l.classes},
+                          {"transient_groups", l.transient_groups},
+                          {"verdict", to_string(l.verdict)},
+                          {"moving_parameters", l.moving_parameters},
+                          {"output_zero", l.output_zero},
+                          {"class_spread", l.class_spread},
+                          {"explanation", to_words(l.why)},
+                          {"fix", to_words(l.fix)}});
+    }
+    return {{"verdict", to_string(report.verdict)},
+            {"explanation", to_words(report.why)},
+            {"fix", to_words(report.fix)},
+            {"moving_parameters", report.moving_parameters},
+            {"still_parameters", report.still_parameters},
+            {"notes", report.notes},
+            {"tolerance", {{"relative", report.relative_tolerance}, {"exact", report.exact}}},
+            {"layers", layers}};
+}
+
+std::string to_json(const symmetry_report& report) { return to_json_value(report).dump(2); }
+
+}  // namespace symgrad

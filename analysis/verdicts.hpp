@@ -1,0 +1,99 @@
+// The verdicts as data: decide() maps the facts about a layer (or the model) to a verdict and reason records.
+// No words here: analysis/report.cpp renders each reason_code into text.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "models/init.hpp"
+
+namespace symgrad {
+
+// Worst first: frozen > symmetric > transient > healthy (the model's verdict is its worst layer's).
+enum class symmetry_verdict { healthy, transient, symmetric, frozen };
+const char* to_string(symmetry_verdict v);  // "healthy", "transient", "symmetric", "frozen"
+
+// Why a verdict was given, or what to do about it. Each code reads only the reason's fields named beside it.
+enum class reason_code {
+    // why, per layer
+    frozen_outgoing_zero,    // units, parameters = the outgoing weights: zero output and zero W_out
+    frozen_dead_relu,        // units: zero output, relu units at pre-activation <= 0
+    gradients_stay_zero,     // parameters = the layer's: all gradients exactly 0, forever
+    units_also_identical,    // classes: a frozen layer whose units are also identical
+    units_form_classes,      // units, classes: identical units stay identical
+    gradients_zero_now,      // -: a symmetric layer with zero gradients at this step
+    weights_move_together,   // parameters = the moving ones: a symmetric layer whose weights move in step
+    units_share_incoming,    // groups, example_units: transient groups
+    all_units_distinct,      // units
+    output_zero_note,        // -: the output is 0 on every sample (not frozen)
+    // why, for the model
+    no_hidden_layers,        // -
+    worst_layer_frozen,      // layers, layer
+    worst_layer_symmetric,   // layers, layer, units, classes
+    worst_layer_transient,   // layers, layer
+    all_layers_distinct,     // layers
+    others_still_move,       // parameters = every moving one: what moves beside a frozen layer
+    // fix
+    initialize_randomly,     // activation_kind, initializer: Glorot, or He for relu
+    revive_dead_units,       // -: re-initialize dead relu units
+    none_needed,             // -  (keep last: tests/test_analysis_report.cpp iterates up to it)
+};
+
+struct reason {
+    reason_code code = reason_code::none_needed;
+    std::size_t units = 0;
+    std::size_t classes = 0;
+    std::size_t groups = 0;
+    std::size_t layers = 0;
+    std::string layer;                       // a layer's name
+    std::string activation_kind;             // "tanh", "sigmoid", "relu"
+    std::vector<std::string> parameters;     // parameter names
+    std::vector<std::size_t> example_units;  // one transient group
+    initializer recommended;                 // the random initializer to use instead
+    friend bool operator==(const reason& a, const reason& b);
+};
+
+struct decision {
+    symmetry_verdict verdict = symmetry_verdict::healthy;
+    std::vector<reason> why;
+    std::vector<reason> fix;
+};
+
+// Everything one layer's verdict rests on, measured by analyse_symmetry (analysis/symmetry.cpp).
+struct layer_facts {
+    std::string activation_kind;                // op kind of the activation
+    std::size_t units = 0;
+    std::size_t effective_width = 0;            // number of classes
+    std::vector<std::string> parameters;        // W_in, b (if any), each W_out
+    std::vector<std::string> weights_out;       // each W_out
+    std::vector<std::string> moving_parameters; // the layer's parameters with a nonzero gradient
+    std::vector<std::vector<std::size_t>> transient_groups;  // share W_in row and bias, split otherwise
+    bool output_zero = false;    // the activation is 0 for every unit and sample
+    bool weights_out_zero = false;  // every W_out is all zero
+    bool weights_in_zero = false;   // W_in is all zero
+    bool input_is_data = false;     // W_in multiplies an input node, which training cannot change
+};
+
+// Frozen needs a proof that nothing in the layer can ever move (see docs/symcheck-analysis.md): the output
+// is 0 everywhere, no gradient can reach the pre-activation (W_out = 0, or relu units at or below 0 where
+// relu' = 0), and the pre-activation cannot change (W_in = 0, or it reads data). Then symmetric (fewer
+// classes than units), transient (some transient group), healthy.
+decision decide(const layer_facts& facts);
+
+// One decided layer, as the model's verdict sees it.
+struct layer_outcome {
+    std::string name;
+    std::size_t units = 0;
+    std::size_t effective_width = 0;
+    decision decided;
+};
+
+struct model_facts {
+    std::vector<layer_outcome> layers;            // in topological order
+    std::vector<std::string> moving_parameters;  // every parameter of the graph with a nonzero gradient
+};
+
+// The model's verdict is its worst layer's (the first of them), and so is its fix.
+decision decide(const model_facts& facts);
+
+}  // namespace symgrad
