@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/equitable_partition.hpp"
 #include "engine/error.hpp"
 
 namespace symgrad {
@@ -52,26 +53,11 @@ std::vector<unit_slice> layer_slices(const graph& g, const hidden_layer& layer, 
     return slices;
 }
 
-// Largest |x - x_first| inside any class, relative to the largest |element| of x's tensor.
-double class_spread(const std::vector<std::vector<std::size_t>>& classes, const std::vector<unit_slice>& slices) {
+// Largest difference inside any class in any compared key (relative to its tensor's largest |element|).
+double class_spread(const layer_partition& p) {
     double spread = 0.0;
-    for (const auto& sl : slices) {
-        double scale = max_abs(*sl.values);
-        if (scale == 0.0) continue;
-        const tensor& t = *sl.values;
-        std::size_t rows = t.shape()[0], cols = t.shape()[1];
-        bool by_row = sl.owned == unit_slice::axis::row;
-        std::size_t elements = by_row ? cols : rows;
-        for (const auto& c : classes) {
-            for (std::size_t m = 1; m < c.size(); ++m) {
-                for (std::size_t e = 0; e < elements; ++e) {
-                    double a = by_row ? t(c[0], e) : t(e, c[0]);
-                    double b = by_row ? t(c[m], e) : t(e, c[m]);
-                    spread = std::max(spread, std::abs(a - b) / scale);
-                }
-            }
-        }
-    }
+    for (const auto& c : p.spread)
+        for (double d : c) spread = std::max(spread, d);
     return spread;
 }
 
@@ -108,7 +94,8 @@ layer_facts facts_of(const graph& g, const hidden_layer& layer, const layer_repo
     return f;
 }
 
-layer_report analyse_layer(const graph& g, const hidden_layer& layer, const symmetry_options& options) {
+layer_report analyse_layer(const graph& g, const hidden_layer& layer, const layer_partition& part,
+                           const symmetry_options& options) {
     layer_report r;
     r.name = layer.name;
     r.activation = layer.activation.name();
@@ -118,10 +105,9 @@ layer_report analyse_layer(const graph& g, const hidden_layer& layer, const symm
         r.parameters.push_back(p.name());
         if (!all_zero(g.grad(p))) r.moving_parameters.push_back(p.name());
     }
-    auto full = layer_slices(g, layer, options, false);
-    r.classes = group_units(r.units, full);
+    r.classes = part.classes;
     r.effective_width = r.classes.size();
-    r.class_spread = class_spread(r.classes, full);
+    r.class_spread = class_spread(part);
     r.transient_groups = transient_groups(g, layer, options, r.classes);
     r.output_zero = all_zero(g.value(layer.activation));
 
@@ -155,10 +141,11 @@ symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& op
         (all_zero(g.grad(p)) ? report.still_parameters : report.moving_parameters).push_back(p.name());
     }
 
+    auto parts = equitable_partition(g, layers, {options.relative_tolerance, options.exact});
     model_facts model;
     model.moving_parameters = report.moving_parameters;
-    for (const auto& layer : layers) {
-        report.layers.push_back(analyse_layer(g, layer, options));
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+        report.layers.push_back(analyse_layer(g, layers[k], parts[k], options));
         const layer_report& l = report.layers.back();
         model.layers.push_back({l.name, l.units, l.effective_width, {l.verdict, l.why, l.fix}});
     }
