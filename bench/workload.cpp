@@ -15,11 +15,9 @@
 #include <iomanip>
 #include <iostream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -30,8 +28,10 @@
 #endif
 
 #include "engine/graph.hpp"
+#include "engine/text.hpp"
 #include "ops/kernels.hpp"
 #include "ops/ops.hpp"
+#include "timing.hpp"
 
 // --- heap allocation counter ------------------------------------------------------------------------
 // malloc and friends are replaced in this executable, so every allocation (operator new goes through
@@ -83,6 +83,7 @@ void free(void* p) { __libc_free(p); }
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using symgrad::bench::cpu_seconds;
 
 struct size_spec {
     std::string label;
@@ -277,12 +278,6 @@ private:
 #endif
 
 // --- child: one variant at one size and thread count -------------------------------------------------
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
 long peak_resident_kib() {
     std::ifstream status("/proc/self/status");
     std::string line;
@@ -343,13 +338,12 @@ int child_main(const std::string& variant, const std::string& size_label, int th
 }
 
 // --- parent ---------------------------------------------------------------------------------------------
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
+// The non-empty items of a comma list ("S,M,L").
+std::vector<std::string> list_items(const std::string& s) {
+    std::vector<std::string> items;
+    for (auto& item : symgrad::split(s, ','))
+        if (!item.empty()) items.push_back(item);
+    return items;
 }
 
 nlohmann::json run_child(const std::string& self, const std::string& variant, const std::string& size, int threads,
@@ -418,8 +412,8 @@ int main(int argc, char** argv) {
 #endif
     std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio"
               << (with_libtorch ? "  libtorch_ms libtorch/baseline allocs/it(t) peak_MiB(t)" : "") << "\n";
-    for (const auto& size : split(sizes_arg)) {
-        for (const auto& t : split(threads_arg)) {
+    for (const auto& size : list_items(sizes_arg)) {
+        for (const auto& t : list_items(threads_arg)) {
             int threads = std::stoi(t);
             std::vector<nlohmann::json> engine_runs, baseline_runs;
             std::vector<double> ratios;
