@@ -25,6 +25,9 @@ std::unique_ptr<optimizer> make_momentum(double learning_rate, double beta = 0.9
 // Adam (Kingma & Ba) with the usual defaults.
 std::unique_ptr<optimizer> make_adam(double learning_rate, double beta1 = 0.9, double beta2 = 0.999,
                                      double epsilon = 1e-8);
+// The one check of a learning rate, for the optimisers and symcheck's --lr alike: throws input_error
+// "<where>: must be a positive finite number, got <as_written or lr>" unless lr is one.
+void check_learning_rate(double lr, const std::string& where, const std::string& as_written = "");
 // "gd", "momentum" or "adam"; throws input_error on anything else or on a learning rate that is not
 // a positive finite number.
 std::unique_ptr<optimizer> make_optimizer(const std::string& name, double learning_rate);

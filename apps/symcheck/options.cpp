@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "models/optim.hpp"
 
 namespace po = boost::program_options;
@@ -14,15 +15,6 @@ namespace po = boost::program_options;
 namespace symgrad::symcheck {
 
 namespace {
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> parts;
-    std::string cur;
-    std::istringstream in(text);
-    while (std::getline(in, cur, sep)) parts.push_back(cur);
-    if (!text.empty() && text.back() == sep) parts.emplace_back();
-    return parts;
-}
 
 std::size_t parse_count(const std::string& flag, const std::string& text, bool allow_zero) {
     std::size_t pos = 0;
@@ -161,7 +153,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
 
     std::string hidden = vm["hidden"].as<std::string>();
     c.hidden.clear();
-    if (hidden != "none")
+    if (hidden != "none" && !hidden.empty())  // an empty --hidden has always meant no hidden layer
         for (auto& w : split(hidden, ',')) c.hidden.push_back(parse_count("hidden", w, false));
     c.hidden_activation = parse_activation(vm["activation"].as<std::string>());
 
@@ -177,8 +169,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
 
     c.optimizer = vm["optimizer"].as<std::string>();
     c.learning_rate = parse_real("lr", vm["lr"].as<std::string>());
-    if (!std::isfinite(c.learning_rate) || c.learning_rate <= 0)
-        throw input_error("--lr: must be a positive finite number, got " + vm["lr"].as<std::string>());
+    check_learning_rate(c.learning_rate, "--lr", vm["lr"].as<std::string>());
     try {
         make_optimizer(c.optimizer, c.learning_rate);  // the library knows its optimisers; fail before any work
     } catch (const input_error& e) {
