@@ -135,7 +135,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
     }
     if (vm.count("version")) {
         result.what = parsed::action::version;
-        result.text = "symcheck 0.1.0\n";
+        result.text = std::string("symcheck ") + symcheck_version + "\n";
         return result;
     }
 
