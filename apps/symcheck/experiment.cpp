@@ -124,8 +124,8 @@ public:
 private:
     void forward_backward(std::size_t it) {
         width_.reset();
-        bool analyse = it == 0 || it == cfg_.iterations || it % cfg_.trace_every == 0;
-        if (!analyse) {
+        bool sampled = it == 0 || it == cfg_.iterations || it % cfg_.trace_every == 0;
+        if (!sampled) {
             net_.g.forward();
             net_.g.backward(net_.loss);
             return;
