@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@
 
 #include "engine/graph.hpp"
 #include "engine/text.hpp"
+#include "models/optim.hpp"
 #include "ops/kernels.hpp"
 #include "ops/ops.hpp"
 #include "timing.hpp"
@@ -152,16 +154,13 @@ public:
         g_.value(b2) = p.b2;
         params_ = g_.parameters();
     }
-    // One gradient-descent iteration; returns the cost of its forward pass.
+    // One gradient-descent iteration (models' gd, as a user of the library would train); returns the cost
+    // of its forward pass.
     double step() {
         g_.forward();
         double cost = g_.value(loss_)(0, 0);
         g_.backward(loss_);
-        for (auto p : params_) {
-            double* w = g_.value(p).data();
-            const double* d = g_.grad(p).data();
-            for (std::size_t k = 0, n = g_.value(p).size(); k < n; ++k) w[k] -= learning_rate * d[k];
-        }
+        gd_->step(g_, params_);
         return cost;
     }
 
@@ -169,6 +168,7 @@ private:
     symgrad::graph g_;
     symgrad::node loss_;
     std::vector<symgrad::node> params_;
+    std::unique_ptr<symgrad::optimizer> gd_ = symgrad::make_gradient_descent(learning_rate);
 };
 
 // --- (b) the hand-written baseline ------------------------------------------------------------------
