@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
 #include "ops/ops.hpp"
@@ -138,7 +139,7 @@ private:
 
     void record(std::size_t it, double cost) {
         if (!std::isfinite(cost))
-            throw anomaly_error("anomaly: the cost is " + std::to_string(cost) + " at iteration " +
+            throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " +
                                 std::to_string(it) + " of run '" + run_.init + "'");
         if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, run_.init, it, cost, run_.trace[0].cost);
         trace_point point;

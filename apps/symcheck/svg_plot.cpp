@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "engine/text.hpp"
+
 namespace symgrad::plot {
 
 namespace {
@@ -22,12 +24,11 @@ std::string num(double v) {
     return buf;
 }
 
+// One significant digit in exponent form at the extremes ("1e-04"), printf's %g in between.
 std::string tick_label(double v) {
+    if (!(v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3))) return six_digits(v);
     char buf[32];
-    if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3))
-        std::snprintf(buf, sizeof buf, "%.0e", v);
-    else
-        std::snprintf(buf, sizeof buf, "%g", v);
+    std::snprintf(buf, sizeof buf, "%.0e", v);
     return buf;
 }
 
