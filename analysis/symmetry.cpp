@@ -134,10 +134,12 @@ layer_report analyse_layer(const graph& g, const hidden_layer& layer, const symm
 
 }  // namespace
 
+void check_relative_tolerance(double tolerance, const std::string& where) {
+    if (!std::isfinite(tolerance) || tolerance < 0.0) throw input_error(where + ": must be a finite number >= 0");
+}
+
 symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& options) {
-    if (!std::isfinite(options.relative_tolerance) || options.relative_tolerance < 0.0)
-        throw input_error("analyse_symmetry: the relative tolerance must be a finite number >= 0, got " +
-                          std::to_string(options.relative_tolerance));
+    check_relative_tolerance(options.relative_tolerance, "analyse_symmetry: relative_tolerance");
     symmetry_report report;
     report.relative_tolerance = options.exact ? 0.0 : options.relative_tolerance;
     report.exact = options.exact;

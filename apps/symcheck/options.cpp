@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/symmetry.hpp"
 #include "engine/error.hpp"
 #include "engine/text.hpp"
 #include "models/optim.hpp"
@@ -188,7 +189,7 @@ void read_training(const po::variables_map& vm, config& c) {
 void read_analysis(const po::variables_map& vm, config& c) {
     if (vm.count("tolerance")) {
         double t = parse_real("tolerance", vm["tolerance"].as<std::string>());
-        if (!std::isfinite(t) || t < 0) throw input_error("--tolerance: must be a finite number >= 0");
+        check_relative_tolerance(t, "--tolerance");
         c.tolerance = t;
     }
     c.exact = vm["exact"].as<bool>();
