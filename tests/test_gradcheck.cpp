@@ -24,10 +24,8 @@ public:
     }
     void backward(const backward_args& a) const override {
         if (!a.in_grad[0]) return;
-        for (std::size_t k = 0; k < a.out_grad->size(); ++k) {
-            double v = factor_ * a.in[0]->data()[k] * a.out_grad->data()[k];
-            a.in_grad[0]->data()[k] = a.accumulate[0] ? a.in_grad[0]->data()[k] + v : v;
-        }
+        const double *x = a.in[0]->data(), *g = a.out_grad->data();
+        a.in_grad[0].send([&](std::size_t k) { return factor_ * x[k] * g[k]; });
     }
 
 private:
@@ -46,10 +44,8 @@ public:
     void backward(const backward_args& a) const override {
         calls_ += 1;
         if (!a.in_grad[0]) return;
-        for (std::size_t k = 0; k < a.out_grad->size(); ++k) {
-            double v = a.out_grad->data()[k] * (1.0 + 1e-3 * calls_);
-            a.in_grad[0]->data()[k] = a.accumulate[0] ? a.in_grad[0]->data()[k] + v : v;
-        }
+        const double* g = a.out_grad->data();
+        a.in_grad[0].send([&](std::size_t k) { return g[k] * (1.0 + 1e-3 * calls_); });
     }
 
 private:
