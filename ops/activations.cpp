@@ -1,4 +1,4 @@
-// tanh, sigmoid, relu, exp, log: elementwise, each with its derivative written next to it.
+// tanh, sigmoid, relu, leaky_relu, exp, log: elementwise, each with its derivative written next to it.
 #include <cmath>
 
 #include "engine/graph.hpp"
@@ -51,6 +51,28 @@ public:
     }
 };
 
+// x for x > 0, slope * x otherwise. Backward reads the input: with a negative slope the output's sign
+// would not tell the two sides apart.
+class leaky_relu_op final : public elementwise_unary_op {
+public:
+    explicit leaky_relu_op(double slope) : slope_(slope) {}
+    std::string_view kind() const override { return op_kinds::leaky_relu; }
+    std::string label() const override { return "leaky_relu(" + std::to_string(slope_) + ")"; }
+    saved saves() const override { return saved::inputs; }
+    void forward(const forward_args& a) const override {
+        const double* x = a.in[0]->data();
+        double* o = a.out->data();
+        for (std::size_t k = 0, n = a.out->size(); k < n; ++k) o[k] = x[k] > 0.0 ? x[k] : slope_ * x[k];
+    }
+    void backward(const backward_args& a) const override {  // 1 where x > 0, slope elsewhere (at 0 too)
+        const double* x = a.in[0]->data();
+        chain(a, [x, s = slope_](std::size_t k) { return x[k] > 0.0 ? 1.0 : s; });
+    }
+
+private:
+    double slope_;
+};
+
 class exp_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::exp; }
@@ -83,6 +105,7 @@ node unary(node a, const std::string& name, Args... args) {
 node tanh(node a, const std::string& name) { return unary<tanh_op>(a, name); }
 node sigmoid(node a, const std::string& name) { return unary<sigmoid_op>(a, name); }
 node relu(node a, const std::string& name) { return unary<relu_op>(a, name); }
+node leaky_relu(node a, double slope, const std::string& name) { return unary<leaky_relu_op>(a, name, slope); }
 node exp(node a, const std::string& name) { return unary<exp_op>(a, name); }
 node log(node a, const std::string& name) { return unary<log_op>(a, name); }
 

@@ -13,6 +13,7 @@ constexpr std::string_view scale = "scale";
 constexpr std::string_view tanh = "tanh";
 constexpr std::string_view sigmoid = "sigmoid";
 constexpr std::string_view relu = "relu";
+constexpr std::string_view leaky_relu = "leaky_relu";
 constexpr std::string_view exp = "exp";
 constexpr std::string_view log = "log";
 constexpr std::string_view sum = "sum";

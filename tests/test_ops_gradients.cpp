@@ -138,6 +138,7 @@ std::vector<grad_case> all_cases() {
         {"tanh", [](node x) { return tanh(x, "out"); }, any_value},
         {"sigmoid", [](node x) { return sigmoid(x, "out"); }, any_value},
         {"relu", [](node x) { return relu(x, "out"); }, away_from_zero},
+        {"leaky_relu", [](node x) { return leaky_relu(x, 0.1, "out"); }, away_from_zero},
         {"exp", [](node x) { return exp(x, "out"); }, any_value},
         {"log", [](node x) { return log(x, "out"); }, positive},
     };
