@@ -118,6 +118,7 @@ struct graph_impl {
     void plan_values();
     void plan_grads();
     void build_arguments();
+    // A new buffer: zeros, or NaN for an op's buffers when poisoning (forward or backward must write them).
     tensor fresh_buffer(shape2 shape, bool of_op) const;
     // The operand whose value buffer the op at id may write its result into, or none: an intermediate of
     // the result's shape read by this op alone, once, whose value neither this op's backward nor its own saves.
