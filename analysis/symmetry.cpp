@@ -24,13 +24,11 @@ bool all_zero(const tensor& t) {
 
 // "W1 (4x7) value" holding NaN/Inf: no verdict may be computed from it.
 void require_finite(const tensor& t, const std::string& what, const node& n) {
-    for (std::size_t k = 0; k < t.size(); ++k) {
-        if (!std::isfinite(t.data()[k])) {
-            std::size_t cols = t.shape()[1];
-            throw anomaly_error("analyse_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
-                                (std::isnan(t.data()[k]) ? "NaN" : "Inf") + " at (" + std::to_string(k / cols) + ", " +
-                                std::to_string(k % cols) + "); no verdict is computed from non-finite numbers");
-        }
+    if (auto k = first_non_finite(t)) {
+        std::size_t cols = t.shape()[1];
+        throw anomaly_error("analyse_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
+                            (std::isnan(t.data()[*k]) ? "NaN" : "Inf") + " at (" + std::to_string(*k / cols) + ", " +
+                            std::to_string(*k % cols) + "); no verdict is computed from non-finite numbers");
     }
 }
 

@@ -203,13 +203,11 @@ tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, b
         std::memcpy(raw, bytes.data() + h.data_offset + 8 * k, 8);
         if (swap)
             for (int b = 0; b < 4; ++b) std::swap(raw[b], raw[7 - b]);
-        double v;
-        std::memcpy(&v, raw, 8);
-        if (!std::isfinite(v))
-            throw input_error(path + ": element " + std::to_string(k) + " (row " + std::to_string(k / cols) +
-                              ", column " + std::to_string(k % cols) + ") is " + (std::isnan(v) ? "NaN" : "infinite"));
-        t.data()[k] = v;
+        std::memcpy(t.data() + k, raw, 8);
     }
+    if (auto k = first_non_finite(t))
+        throw input_error(path + ": element " + std::to_string(*k) + " (row " + std::to_string(*k / cols) + ", column " +
+                          std::to_string(*k % cols) + ") is " + (std::isnan(t.data()[*k]) ? "NaN" : "infinite"));
     return t;
 }
 
