@@ -25,13 +25,11 @@ bool all_zero(const tensor& t) {
 
 // "W1 (4x7) value" holding NaN/Inf: no verdict may be computed from it.
 void require_finite(const tensor& t, const std::string& what, const node& n) {
-    for (std::size_t k = 0; k < t.size(); ++k) {
-        if (!std::isfinite(t.data()[k])) {
-            std::size_t cols = t.shape()[1];
-            throw anomaly_error("analyse_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
-                                (std::isnan(t.data()[k]) ? "NaN" : "Inf") + " at (" + std::to_string(k / cols) + ", " +
-                                std::to_string(k % cols) + "); no verdict is computed from non-finite numbers");
-        }
+    if (auto k = first_non_finite(t)) {
+        std::size_t cols = t.shape()[1];
+        throw anomaly_error("analyse_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
+                            (std::isnan(t.data()[*k]) ? "NaN" : "Inf") + " at (" + std::to_string(*k / cols) + ", " +
+                            std::to_string(*k % cols) + "); no verdict is computed from non-finite numbers");
     }
 }
 
@@ -120,10 +118,12 @@ layer_report analyse_layer(const graph& g, const hidden_layer& layer, const laye
 
 }  // namespace
 
+void check_relative_tolerance(double tolerance, const std::string& where) {
+    if (!std::isfinite(tolerance) || tolerance < 0.0) throw input_error(where + ": must be a finite number >= 0");
+}
+
 symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& options) {
-    if (!std::isfinite(options.relative_tolerance) || options.relative_tolerance < 0.0)
-        throw input_error("analyse_symmetry: the relative tolerance must be a finite number >= 0, got " +
-                          std::to_string(options.relative_tolerance));
+    check_relative_tolerance(options.relative_tolerance, "analyse_symmetry: relative_tolerance");
     symmetry_report report;
     report.relative_tolerance = options.exact ? 0.0 : options.relative_tolerance;
     report.exact = options.exact;

@@ -57,6 +57,10 @@ struct symmetry_report {
     }
 };
 
+// The one check of a relative tolerance (finite, >= 0), for the library and for symcheck's --tolerance: throws
+// input_error "<where>: must be a finite number >= 0".
+void check_relative_tolerance(double tolerance, const std::string& where);
+
 // Runs g.forward() and g.backward(loss) itself (inputs must be fed), so values and gradients belong to the
 // same state, then analyses every hidden layer of g. It marks each layer's activation retained (to read
 // it after the pass), which changes no value. Throws anomaly_error naming the tensor when a parameter,

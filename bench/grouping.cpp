@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "analysis/symmetry.hpp"
+#include "timing.hpp"
 #include "ops/ops.hpp"
 
 using namespace symgrad;
@@ -63,20 +64,13 @@ layer_tensors make_layer(std::size_t units, const std::string& pattern, std::uin
     return L;
 }
 
-// Process CPU time, not wall time: on a shared machine the wall clock also counts waiting for a core.
-double cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
-
 template <class F>
 double median_seconds(int repeats, F&& f) {
     std::vector<double> times;
     for (int r = 0; r < repeats; ++r) {
-        double start = cpu_seconds();
+        double start = bench::cpu_seconds();
         f();
-        times.push_back(cpu_seconds() - start);
+        times.push_back(bench::cpu_seconds() - start);
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];

@@ -14,12 +14,12 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -30,8 +30,11 @@
 #endif
 
 #include "engine/graph.hpp"
+#include "engine/text.hpp"
+#include "models/optim.hpp"
 #include "ops/kernels.hpp"
 #include "ops/ops.hpp"
+#include "timing.hpp"
 
 // --- heap allocation counter ------------------------------------------------------------------------
 // malloc and friends are replaced in this executable, so every allocation (operator new goes through
@@ -83,6 +86,7 @@ void free(void* p) { __libc_free(p); }
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using symgrad::bench::cpu_seconds;
 
 struct size_spec {
     std::string label;
@@ -150,16 +154,13 @@ public:
         g_.value(b2) = p.b2;
         params_ = g_.parameters();
     }
-    // One gradient-descent iteration; returns the cost of its forward pass.
+    // One gradient-descent iteration (models' gd, as a user of the library would train); returns the cost
+    // of its forward pass.
     double step() {
         g_.forward();
         double cost = g_.value(loss_)(0, 0);
         g_.backward(loss_);
-        for (auto p : params_) {
-            double* w = g_.value(p).data();
-            const double* d = g_.grad(p).data();
-            for (std::size_t k = 0, n = g_.value(p).size(); k < n; ++k) w[k] -= learning_rate * d[k];
-        }
+        gd_->step(g_, params_);
         return cost;
     }
 
@@ -167,6 +168,7 @@ private:
     symgrad::graph g_;
     symgrad::node loss_;
     std::vector<symgrad::node> params_;
+    std::unique_ptr<symgrad::optimizer> gd_ = symgrad::make_gradient_descent(learning_rate);
 };
 
 // --- (b) the hand-written baseline ------------------------------------------------------------------
@@ -277,12 +279,6 @@ private:
 #endif
 
 // --- child: one variant at one size and thread count -------------------------------------------------
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
 long peak_resident_kib() {
     std::ifstream status("/proc/self/status");
     std::string line;
@@ -343,13 +339,12 @@ int child_main(const std::string& variant, const std::string& size_label, int th
 }
 
 // --- parent ---------------------------------------------------------------------------------------------
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
+// The non-empty items of a comma list ("S,M,L").
+std::vector<std::string> list_items(const std::string& s) {
+    std::vector<std::string> items;
+    for (auto& item : symgrad::split(s, ','))
+        if (!item.empty()) items.push_back(item);
+    return items;
 }
 
 nlohmann::json run_child(const std::string& self, const std::string& variant, const std::string& size, int threads,
@@ -365,23 +360,32 @@ nlohmann::json run_child(const std::string& self, const std::string& variant, co
     return nlohmann::json::parse(out);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    namespace po = boost::program_options;
-    std::string sizes_arg = "S,M,L", threads_arg = "1,2", json_path, child;
+struct bench_args {
+    std::string sizes = "S,M,L", threads = "1,2", json_path, child;
     int iterations = 10, repeat = 1;
-    // Relative cost difference allowed between the variants: they do the same arithmetic up to the
-    // order of floating-point operations (BLAS blocking, the bce gradient's algebraic form), which moves
-    // the cost by ~1e-15 relative per iteration; 1e-9 catches any real difference in the work.
-    double tolerance = 1e-9;
+};
+
+// Relative cost difference allowed between the variants: they do the same arithmetic up to the
+// order of floating-point operations (BLAS blocking, the bce gradient's algebraic form), which moves
+// the cost by ~1e-15 relative per iteration; 1e-9 catches any real difference in the work.
+constexpr double cost_tolerance = 1e-9;
+
+#ifdef SYMGRAD_BENCH_LIBTORCH
+constexpr bool with_libtorch = true;
+#else
+constexpr bool with_libtorch = false;
+#endif
+
+// Parses the command line into `args`; returns an exit status when the program should stop (help, error).
+std::optional<int> parse_args(int argc, char** argv, bench_args& args) {
+    namespace po = boost::program_options;
     po::options_description opts("bench_workload: engine vs hand-written C++ on the 2-layer tanh/sigmoid workload");
-    opts.add_options()("help", "this message")("sizes", po::value(&sizes_arg), "comma list of S, M, L")(
-        "iterations", po::value(&iterations), "timed iterations per run (after one warm-up)")(
-        "threads", po::value(&threads_arg), "comma list of OpenBLAS thread counts")(
-        "repeat", po::value(&repeat), "engine/baseline pairs per configuration; the table shows the median")(
-        "json", po::value(&json_path), "also write the results as JSON to this file")(
-        "child", po::value(&child), "internal: run one variant and print its JSON report");
+    opts.add_options()("help", "this message")("sizes", po::value(&args.sizes), "comma list of S, M, L")(
+        "iterations", po::value(&args.iterations), "timed iterations per run (after one warm-up)")(
+        "threads", po::value(&args.threads), "comma list of OpenBLAS thread counts")(
+        "repeat", po::value(&args.repeat), "engine/baseline pairs per configuration; the table shows the median")(
+        "json", po::value(&args.json_path), "also write the results as JSON to this file")(
+        "child", po::value(&args.child), "internal: run one variant and print its JSON report");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -394,11 +398,89 @@ int main(int argc, char** argv) {
         std::cout << opts << "\n";
         return 0;
     }
-    if (iterations < 1 || repeat < 1) {
+    if (args.iterations < 1 || args.repeat < 1) {
         std::cerr << "bench_workload: --iterations and --repeat must be at least 1\n";
         return 2;
     }
-    if (!child.empty()) return child_main(child, sizes_arg, std::stoi(threads_arg), iterations);
+    return std::nullopt;
+}
+
+// Largest relative difference of the first and last costs of two runs; NaN if either is NaN.
+double cost_difference(const nlohmann::json& x, const nlohmann::json& y) {
+    double diff = 0.0;
+    for (const char* key : {"first_cost", "last_cost"}) {
+        double a = x[key].get<double>(), b = y[key].get<double>();
+        double d = std::abs(a - b) / std::max(std::abs(b), 1e-300);
+        if (!(d <= diff)) diff = d;
+    }
+    return diff;
+}
+
+void print_row(const std::string& size, int threads, const nlohmann::json& e, const nlohmann::json& b, double ratio,
+               double diff) {
+    double pe = e["peak_kib"].get<double>() / 1024.0, pb = b["peak_kib"].get<double>() / 1024.0;
+    std::cout << std::setw(4) << size << std::setw(8) << threads << std::fixed << std::setprecision(3)
+              << std::setw(12) << 1e3 * e["median_seconds"].get<double>() << std::setw(12)
+              << 1e3 * b["median_seconds"].get<double>() << std::setprecision(3) << std::setw(7)
+              << ratio << std::setprecision(1) << std::setw(9)
+              << e["allocations_per_iteration"].get<double>() << "," << std::left << std::setw(6)
+              << b["allocations_per_iteration"].get<double>() << std::right << std::setw(9) << pe << ","
+              << std::left << std::setw(7) << pb << std::right << std::setprecision(3) << std::setw(9)
+              << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
+              << std::fixed << std::setprecision(3) << std::setw(11)
+              << e["cpu_seconds_per_iteration"].get<double>() / b["cpu_seconds_per_iteration"].get<double>()
+              << std::defaultfloat;
+}
+
+void print_libtorch_columns(const nlohmann::json& lt, const nlohmann::json& b) {
+    std::cout << std::fixed << std::setprecision(3) << std::setw(13) << 1e3 * lt["median_seconds"].get<double>()
+              << std::setw(18) << lt["median_seconds"].get<double>() / b["median_seconds"].get<double>()
+              << std::setprecision(1) << std::setw(14) << lt["allocations_per_iteration"].get<double>()
+              << std::setw(12) << lt["peak_kib"].get<double>() / 1024.0 << std::defaultfloat;
+}
+
+// One (size, threads) configuration: `repeat` engine/baseline pairs, the median pair's row printed, and
+// LibTorch once when built with it. Clears costs_agree when a variant computed a different cost.
+nlohmann::json run_configuration(const std::string& self, const bench_args& args, const std::string& size,
+                                 int threads, bool& costs_agree) {
+    std::vector<nlohmann::json> engine_runs, baseline_runs;
+    std::vector<double> ratios;
+    for (int r = 0; r < args.repeat; ++r) {
+        engine_runs.push_back(run_child(self, "engine", size, threads, args.iterations));
+        baseline_runs.push_back(run_child(self, "baseline", size, threads, args.iterations));
+        ratios.push_back(engine_runs.back()["median_seconds"].get<double>() /
+                         baseline_runs.back()["median_seconds"].get<double>());
+    }
+    // Report the pair whose ratio is the median one.
+    std::vector<std::size_t> idx(ratios.size());
+    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ratios[a] < ratios[b]; });
+    std::size_t pick = idx[idx.size() / 2];
+    const auto& e = engine_runs[pick];
+    const auto& b = baseline_runs[pick];
+    double diff = cost_difference(e, b);
+    if (!(diff <= cost_tolerance)) costs_agree = false;
+    print_row(size, threads, e, b, ratios[pick], diff);
+    nlohmann::json lt;
+    if (with_libtorch) {
+        // Once per configuration, after the pairs: a third variant in the same run, same data.
+        lt = run_child(self, "libtorch", size, threads, args.iterations);
+        if (!(cost_difference(lt, b) <= cost_tolerance)) costs_agree = false;
+        print_libtorch_columns(lt, b);
+    }
+    std::cout << "\n";
+    std::cout.flush();
+    return {{"size", size},          {"threads", threads},  {"iterations", args.iterations},
+            {"ratio", ratios[pick]}, {"all_ratios", ratios}, {"cost_relative_difference", diff},
+            {"engine", e},           {"baseline", b},        {"libtorch", lt}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bench_args args;
+    if (auto status = parse_args(argc, argv, args)) return *status;
+    if (!args.child.empty()) return child_main(args.child, args.sizes, std::stoi(args.threads), args.iterations);
 
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -411,80 +493,15 @@ int main(int argc, char** argv) {
     nlohmann::json results = nlohmann::json::array();
     bool costs_agree = true;
     std::cout << "elementwise kernels: " << symgrad::kernels::instruction_set() << " (both variants)\n";
-#ifdef SYMGRAD_BENCH_LIBTORCH
-    const bool with_libtorch = true;
-#else
-    const bool with_libtorch = false;
-#endif
     std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio"
               << (with_libtorch ? "  libtorch_ms libtorch/baseline allocs/it(t) peak_MiB(t)" : "") << "\n";
-    for (const auto& size : split(sizes_arg)) {
-        for (const auto& t : split(threads_arg)) {
-            int threads = std::stoi(t);
-            std::vector<nlohmann::json> engine_runs, baseline_runs;
-            std::vector<double> ratios;
-            for (int r = 0; r < repeat; ++r) {
-                engine_runs.push_back(run_child(self, "engine", size, threads, iterations));
-                baseline_runs.push_back(run_child(self, "baseline", size, threads, iterations));
-                ratios.push_back(engine_runs.back()["median_seconds"].get<double>() /
-                                 baseline_runs.back()["median_seconds"].get<double>());
-            }
-            // Report the pair whose ratio is the median one.
-            std::vector<std::size_t> idx(ratios.size());
-            for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
-            std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ratios[a] < ratios[b]; });
-            std::size_t pick = idx[idx.size() / 2];
-            const auto& e = engine_runs[pick];
-            const auto& b = baseline_runs[pick];
-            double diff = 0.0;
-            for (const char* key : {"first_cost", "last_cost"}) {
-                double x = e[key].get<double>(), y = b[key].get<double>();
-                diff = std::max(diff, std::abs(x - y) / std::max(std::abs(y), 1e-300));
-            }
-            if (!(diff <= tolerance)) costs_agree = false;
-            double pe = e["peak_kib"].get<double>() / 1024.0, pb = b["peak_kib"].get<double>() / 1024.0;
-            std::cout << std::setw(4) << size << std::setw(8) << threads << std::fixed << std::setprecision(3)
-                      << std::setw(12) << 1e3 * e["median_seconds"].get<double>() << std::setw(12)
-                      << 1e3 * b["median_seconds"].get<double>() << std::setprecision(3) << std::setw(7)
-                      << ratios[pick] << std::setprecision(1) << std::setw(9)
-                      << e["allocations_per_iteration"].get<double>() << "," << std::left << std::setw(6)
-                      << b["allocations_per_iteration"].get<double>() << std::right << std::setw(9) << pe << ","
-                      << std::left << std::setw(7) << pb << std::right << std::setprecision(3) << std::setw(9)
-                      << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
-                      << std::fixed << std::setprecision(3) << std::setw(11)
-                      << e["cpu_seconds_per_iteration"].get<double>() / b["cpu_seconds_per_iteration"].get<double>()
-                      << std::defaultfloat;
-            nlohmann::json lt;
-            if (with_libtorch) {
-                // Once per configuration, after the pairs: a third variant in the same run, same data.
-                lt = run_child(self, "libtorch", size, threads, iterations);
-                for (const char* key : {"first_cost", "last_cost"}) {
-                    double x = lt[key].get<double>(), y = b[key].get<double>();
-                    double d = std::abs(x - y) / std::max(std::abs(y), 1e-300);
-                    if (!(d <= tolerance)) costs_agree = false;
-                }
-                std::cout << std::fixed << std::setprecision(3) << std::setw(13) << 1e3 * lt["median_seconds"].get<double>()
-                          << std::setw(18) << lt["median_seconds"].get<double>() / b["median_seconds"].get<double>()
-                          << std::setprecision(1) << std::setw(14) << lt["allocations_per_iteration"].get<double>()
-                          << std::setw(12) << lt["peak_kib"].get<double>() / 1024.0 << std::defaultfloat;
-            }
-            std::cout << "\n";
-            std::cout.flush();
-            results.push_back({{"size", size},
-                               {"threads", threads},
-                               {"iterations", iterations},
-                               {"ratio", ratios[pick]},
-                               {"all_ratios", ratios},
-                               {"cost_relative_difference", diff},
-                               {"engine", e},
-                               {"baseline", b},
-                               {"libtorch", lt}});
-        }
-    }
-    if (!json_path.empty()) std::ofstream(json_path) << results.dump(2) << "\n";
+    for (const auto& size : list_items(args.sizes))
+        for (const auto& t : list_items(args.threads))
+            results.push_back(run_configuration(self, args, size, std::stoi(t), costs_agree));
+    if (!args.json_path.empty()) std::ofstream(args.json_path) << results.dump(2) << "\n";
     if (!costs_agree) {
         std::cerr << "bench_workload: the engine and the baseline computed different costs (relative difference > "
-                  << tolerance << "); the comparison is invalid\n";
+                  << cost_tolerance << "); the comparison is invalid\n";
         return 1;
     }
     return 0;

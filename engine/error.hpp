@@ -1,4 +1,4 @@
-// The project's one error type and its kinds; the apps map each kind to an exit code.
+// The project's one error type and its kinds.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -6,6 +6,9 @@
 namespace symgrad {
 
 // Every error symgrad throws derives from this; what() is one line naming the place and the problem.
+// symcheck (apps/symcheck/main.cpp, docs/errors.md) exits 2 for every kind alike (bad input, usage, output
+// path, divergence) and for running out of memory; any other exception is internal, 3. 0 and 1 are verdicts
+// (healthy or transient; symmetric or frozen); CI's sanitizer builds exit 99 on a report (ci-extras.sh).
 class error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

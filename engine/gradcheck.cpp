@@ -13,12 +13,12 @@ const char* to_string(check_status s) {
     switch (s) {
         case check_status::passed: return "passed";
         case check_status::failed: return "FAILED";
-        default: return "inconclusive (both gradients all zero)";
+        default: return "inconclusive (both gradients all zero)";  // zero within atol at every element
     }
 }
 
 check_status gradcheck_report::status() const {
-    if (!repeatable) return check_status::failed;
+    if (!repeatable || !same_when_poisoned) return check_status::failed;
     bool any_pass = false;
     for (const auto& t : tensors) {
         if (t.status == check_status::failed) return check_status::failed;
@@ -41,8 +41,29 @@ std::string gradcheck_report::summary() const {
             << t.worst_row << "," << t.worst_col << ") analytic " << t.analytic_at_worst << " numeric "
             << t.numeric_at_worst << "\n";
     if (!repeatable) out << "backward is not repeatable: max difference " << repeat_max_diff << "\n";
+    if (!same_when_poisoned)
+        out << "backward reads a buffer its op's saves() does not declare (gradients change when reused "
+               "buffers are NaN-poisoned): max difference "
+            << poisoned_max_diff << "\n";
     return out.str();
 }
+
+namespace {
+// True when every checked gradient equals the one kept in `analytic` bit for bit; max_diff gets the largest gap.
+bool same_gradients(const graph& g, const std::vector<node>& checked, const std::vector<tensor>& analytic,
+                    double& max_diff) {
+    bool same = true;
+    for (std::size_t t = 0; t < checked.size(); ++t) {
+        const tensor& again = g.grad(checked[t]);
+        for (std::size_t k = 0; k < again.size(); ++k) {
+            double d = std::abs(again.data()[k] - analytic[t].data()[k]);
+            if (d != 0.0 || std::isnan(d)) same = false;
+            max_diff = std::max(max_diff, d);
+        }
+    }
+    return same;
+}
+}  // namespace
 
 gradcheck_report gradcheck(graph& g, node loss, const gradcheck_options& o) {
     if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0))
@@ -62,13 +83,13 @@ gradcheck_report gradcheck(graph& g, node loss, const gradcheck_options& o) {
 
     gradcheck_report report;
     g.backward(loss);
-    for (std::size_t t = 0; t < checked.size(); ++t) {
-        const tensor& again = g.grad(checked[t]);
-        for (std::size_t k = 0; k < again.size(); ++k) {
-            double d = std::abs(again.data()[k] - analytic[t].data()[k]);
-            if (d != 0.0 || std::isnan(d)) report.repeatable = false;
-            report.repeat_max_diff = std::max(report.repeat_max_diff, d);
-        }
+    report.repeatable = same_gradients(g, checked, analytic, report.repeat_max_diff);
+    if (o.poison_reused_buffers && !g.poison_reused_buffers()) {
+        g.set_poison_reused_buffers(true);
+        g.forward();
+        g.backward(loss);
+        report.same_when_poisoned = same_gradients(g, checked, analytic, report.poisoned_max_diff);
+        g.set_poison_reused_buffers(false);
     }
 
     auto cost = [&]() {

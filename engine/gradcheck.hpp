@@ -13,6 +13,9 @@ struct gradcheck_options {
     double atol = 1e-5;  // an element passes when |analytic - numeric| <= atol + rtol * |numeric|
     double rtol = 1e-3;
     bool check_inputs = false;  // also check every input (turns require_grad on for them)
+    // Also run backward with reused buffers NaN-poisoned (graph::set_poison_reused_buffers) and require the
+    // same gradients, bit for bit: an op whose backward reads what its saves() does not declare fails.
+    bool poison_reused_buffers = true;
 };
 
 enum class check_status { passed, failed, inconclusive };
@@ -32,8 +35,11 @@ struct gradcheck_report {
     std::vector<tensor_check> tensors;
     bool repeatable = true;          // a second backward gave bitwise-identical gradients
     double repeat_max_diff = 0.0;
-    // failed if any tensor failed or backward is not repeatable; inconclusive if none failed but
-    // every tensor was all-zero on both sides; passed otherwise. An all-zero tensor is never a pass.
+    bool same_when_poisoned = true;  // backward with reused buffers NaN-poisoned gave the same gradients
+    double poisoned_max_diff = 0.0;
+    // failed if any tensor failed, backward is not repeatable or poisoning changed it; inconclusive if
+    // none failed and every tensor was zero within atol (|analytic| <= atol and |numeric| <= atol at
+    // every element); passed otherwise. Such a near-zero tensor is never a pass.
     check_status status() const;
     bool passed() const { return status() == check_status::passed; }
     double max_abs_error() const;

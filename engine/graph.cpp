@@ -21,6 +21,11 @@ namespace symgrad {
 namespace {
 constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 using dag = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
+#ifdef NDEBUG
+constexpr bool poison_by_default = false;
+#else
+constexpr bool poison_by_default = true;  // debug builds: a wrong saves() declaration shows as NaN
+#endif
 }  // namespace
 
 struct node_record {
@@ -37,6 +42,7 @@ struct node_record {
     std::size_t grad_slot = none;
     std::size_t value_owner = none;  // the node whose result finally lives in value_slot
     std::size_t grad_owner = none;   // the node whose gradient finally lives in grad_slot
+    std::size_t poisons_slot = none; // poisoning: the operand buffer this op would have reused, NaN after forward
     forward_args fwd;
     backward_args bwd;
 };
@@ -53,9 +59,12 @@ struct graph_impl {
     // Backward plan for one loss node.
     std::size_t planned_loss = none;
     std::vector<std::size_t> backward_order;  // active op nodes, reverse topological
-    std::vector<std::size_t> zero_grads;      // grads no path to the loss writes
+    // Grads zeroed at the start of each backward: those no path to the loss writes, and those an op
+    // that reads the operand twice writes first.
+    std::vector<std::size_t> zeroed_grads;
     bool forward_done = false;
     bool detect_anomaly = false;
+    bool poison = poison_by_default;
     long step = 0;
 
     node handle(std::size_t id) { return node(this, id); }
@@ -103,12 +112,35 @@ struct graph_impl {
     const tensor& value_of(const node_record& r, std::size_t id);
     const tensor& grad_of(const node_record& r, std::size_t id);
     node apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name);
+    // The plan, in its steps: order and shapes, value buffers, gradient buffers, argument blocks.
     void plan();
+    void plan_order();
+    void plan_values();
+    void plan_grads();
+    void build_arguments();
+    // A new buffer: zeros, or NaN for an op's buffers when poisoning (forward or backward must write them).
+    tensor fresh_buffer(shape2 shape, bool of_op) const;
+    // The operand whose value buffer the op at id may write its result into, or none: an intermediate of
+    // the result's shape read by this op alone, once, whose value neither this op's backward nor its own saves.
+    std::size_t in_place_operand(std::size_t id) const;
+    // The operand whose gradient may share the result's gradient buffer, on the same terms (saves aside).
+    std::size_t grad_in_place_operand(std::size_t id, const std::vector<std::size_t>& grad_slot_of) const;
+    std::vector<char> needs_grad_for(std::size_t loss) const;
     void plan_backward(std::size_t loss);
     void check_finite(const tensor& t, const node_record& r, const char* what, const std::string& by) const;
 };
 
 void graph_impl::plan() {
+    plan_order();
+    plan_values();
+    plan_grads();
+    build_arguments();
+    planned = true;
+    planned_loss = none;
+    forward_done = false;
+}
+
+void graph_impl::plan_order() {
     // Topological order from Boost.Graph; topological_sort writes it reversed.
     order.clear();
     try {
@@ -125,9 +157,28 @@ void graph_impl::plan() {
         r.requires_grad = r.wants_grad;
         for (auto o : r.operands) r.requires_grad = r.requires_grad || records[o].requires_grad;
     }
+}
 
-    // Value buffers. An op writes in place into an operand's buffer when the operand is an
-    // intermediate whose only reader is this op and nobody's backward needs it afterwards.
+tensor graph_impl::fresh_buffer(shape2 shape, bool of_op) const {
+    tensor t = tensor::from_shape({shape.rows, shape.cols});
+    t.fill(poison && of_op ? std::numeric_limits<double>::quiet_NaN() : 0.0);
+    return t;
+}
+
+std::size_t graph_impl::in_place_operand(std::size_t id) const {
+    const auto& r = records[id];
+    if (r.kind != node_kind::op || !r.operation->elementwise() || saves_inputs(r.operation->saves())) return none;
+    for (auto o : r.operands) {
+        const auto& u = records[o];
+        if (u.kind != node_kind::op || u.retained || u.shape != r.shape) continue;
+        if (saves_output(u.operation->saves()) || consumers(o).size() != 1) continue;
+        if (std::count(r.operands.begin(), r.operands.end(), o) != 1) continue;
+        return o;
+    }
+    return none;
+}
+
+void graph_impl::plan_values() {
     // Inputs and parameters keep their contents across a re-plan when their shape did not change.
     std::vector<tensor> kept(records.size());
     for (auto id : order) {
@@ -135,37 +186,43 @@ void graph_impl::plan() {
         if (r.kind != node_kind::op && r.value_slot < value_slots.size()) kept[id] = std::move(value_slots[r.value_slot]);
     }
     value_slots.clear();
+    std::vector<std::size_t> chain(records.size(), none);  // the first node of id's chain of in-place writers
     for (auto id : order) {
         auto& r = records[id];
-        r.value_slot = none;
-        if (r.kind == node_kind::op) {
-            for (std::size_t i = 0; i < r.operands.size() && r.value_slot == none; ++i) {
-                auto& u = records[r.operands[i]];
-                if (u.kind != node_kind::op || u.retained || u.shape != r.shape) continue;
-                if (!r.operation->forward_in_place_ok(i) || r.operation->backward_reads_input(i)) continue;
-                if (u.operation->backward_reads_output() || consumers(r.operands[i]).size() != 1) continue;
-                if (std::count(r.operands.begin(), r.operands.end(), r.operands[i]) != 1) continue;
-                r.value_slot = u.value_slot;
-            }
+        auto u = in_place_operand(id);
+        chain[id] = u == none ? id : chain[u];
+        r.poisons_slot = none;
+        if (u != none && !poison) {
+            r.value_slot = records[u].value_slot;
+            continue;
         }
-        if (r.value_slot != none) continue;
+        if (u != none) r.poisons_slot = records[u].value_slot;  // a buffer of its own; u's is NaN after forward
         r.value_slot = value_slots.size();
-        if (r.kind != node_kind::op && shape_of(kept[id]) == r.shape && kept[id].size() == r.shape.size()) {
+        if (r.kind != node_kind::op && shape_of(kept[id]) == r.shape && kept[id].size() == r.shape.size())
             value_slots.push_back(std::move(kept[id]));
-        } else {
-            value_slots.emplace_back(tensor::from_shape({r.shape.rows, r.shape.cols}));
-            value_slots.back().fill(0.0);
-        }
+        else
+            value_slots.push_back(fresh_buffer(r.shape, r.kind == node_kind::op));
     }
-    {
-        // A shared buffer finally holds the result of the last node in topological order that writes it.
-        std::vector<std::size_t> last_writer(value_slots.size(), none);
-        for (auto id : order) last_writer[records[id].value_slot] = id;
-        for (auto id : order) records[id].value_owner = last_writer[records[id].value_slot];
-    }
+    // A chain's buffer finally holds the result of its last node in topological order.
+    std::vector<std::size_t> last_writer(records.size(), none);
+    for (auto id : order) last_writer[chain[id]] = id;
+    for (auto id : order) records[id].value_owner = last_writer[chain[id]];
+}
 
-    // Gradient buffers, only where a gradient can flow. An operand's gradient reuses the result's
-    // gradient buffer when the op computes it elementwise and this op is the operand's only consumer.
+std::size_t graph_impl::grad_in_place_operand(std::size_t id, const std::vector<std::size_t>& grad_slot_of) const {
+    const auto& r = records[id];
+    if (r.kind != node_kind::op || r.retained || !r.operation->elementwise()) return none;
+    for (auto o : r.operands) {
+        const auto& u = records[o];
+        if (!u.requires_grad || grad_slot_of[o] != none) continue;
+        if (u.kind != node_kind::op || u.retained || u.shape != r.shape || consumers(o).size() != 1) continue;
+        if (std::count(r.operands.begin(), r.operands.end(), o) != 1) continue;
+        return o;
+    }
+    return none;
+}
+
+void graph_impl::plan_grads() {
     grad_slots.clear();
     std::vector<std::size_t> grad_slot_of(records.size(), none);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -173,54 +230,39 @@ void graph_impl::plan() {
         if (!r.requires_grad) continue;
         if (grad_slot_of[*it] == none) {
             grad_slot_of[*it] = grad_slots.size();
-            grad_slots.emplace_back(tensor::from_shape({r.shape.rows, r.shape.cols}));
-            grad_slots.back().fill(0.0);
+            grad_slots.push_back(fresh_buffer(r.shape, r.kind == node_kind::op));
         }
-        if (r.kind != node_kind::op) continue;
-        for (std::size_t i = 0; i < r.operands.size(); ++i) {
-            auto o = r.operands[i];
-            auto& u = records[o];
-            if (!u.requires_grad || grad_slot_of[o] != none) continue;
-            if (u.kind != node_kind::op || u.retained || r.retained || u.shape != r.shape) continue;
-            if (!r.operation->backward_in_place_ok(i) || consumers(o).size() != 1) continue;
-            if (std::count(r.operands.begin(), r.operands.end(), o) != 1) continue;
-            grad_slot_of[o] = grad_slot_of[*it];
-            break;  // at most one operand shares the result's gradient buffer
-        }
+        auto o = grad_in_place_operand(*it, grad_slot_of);
+        if (o != none) grad_slot_of[o] = grad_slot_of[*it];
     }
     for (std::size_t id = 0; id < records.size(); ++id) records[id].grad_slot = grad_slot_of[id];
-    {
-        // The owner of a shared gradient buffer is the node whose gradient is written last (the deepest).
-        std::vector<std::size_t> last_writer(grad_slots.size(), none);
-        for (auto it = order.rbegin(); it != order.rend(); ++it)
-            if (records[*it].grad_slot != none) last_writer[records[*it].grad_slot] = *it;
-        for (auto& r : records) r.grad_owner = (r.grad_slot == none) ? none : last_writer[r.grad_slot];
-    }
+    // The owner of a shared gradient buffer is the node whose gradient is written last (the deepest).
+    std::vector<std::size_t> last_writer(grad_slots.size(), none);
+    for (auto it = order.rbegin(); it != order.rend(); ++it)
+        if (records[*it].grad_slot != none) last_writer[records[*it].grad_slot] = *it;
+    for (auto& r : records) r.grad_owner = (r.grad_slot == none) ? none : last_writer[r.grad_slot];
+}
 
-    // Argument blocks, built once so that forward and backward never allocate.
+void graph_impl::build_arguments() {
+    // Built once so that forward and backward never allocate; plan_backward adds the gradient sinks.
     for (auto id : order) {
         auto& r = records[id];
         if (r.kind != node_kind::op) continue;
         r.fwd = {};
         r.bwd = {};
         for (std::size_t i = 0; i < r.operands.size(); ++i) {
-            const auto& u = records[r.operands[i]];
-            r.fwd.in[i] = &value_slots[u.value_slot];
+            r.fwd.in[i] = &value_slots[records[r.operands[i]].value_slot];
             r.bwd.in[i] = r.fwd.in[i];
-            r.bwd.in_grad[i] = (u.grad_slot == none) ? nullptr : &grad_slots[u.grad_slot];
         }
         r.fwd.out = &value_slots[r.value_slot];
         r.bwd.out = r.fwd.out;
         r.bwd.out_grad = (r.grad_slot == none) ? nullptr : &grad_slots[r.grad_slot];
     }
-    planned = true;
-    planned_loss = none;
-    forward_done = false;
 }
 
-void graph_impl::plan_backward(std::size_t loss) {
-    std::vector<char> active(records.size(), 0);
+std::vector<char> graph_impl::needs_grad_for(std::size_t loss) const {
     // Ancestors of the loss that require a gradient, walking operand edges backwards.
+    std::vector<char> active(records.size(), 0);
     std::vector<std::size_t> stack{loss};
     active[loss] = records[loss].requires_grad;
     while (!stack.empty()) {
@@ -232,46 +274,60 @@ void graph_impl::plan_backward(std::size_t loss) {
                 stack.push_back(o);
             }
     }
+    return active;
+}
+
+void graph_impl::plan_backward(std::size_t loss) {
+    auto active = needs_grad_for(loss);
     backward_order.clear();
-    zero_grads.clear();
+    zeroed_grads.clear();
     std::vector<char> written(records.size(), 0);
     written[loss] = 1;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         auto id = *it;
         auto& r = records[id];
-        if (r.grad_slot != none && !active[id]) zero_grads.push_back(id);
+        if (r.grad_slot != none && !active[id]) zeroed_grads.push_back(id);
         if (!active[id] || r.kind != node_kind::op) continue;
         backward_order.push_back(id);
         for (std::size_t i = 0; i < r.operands.size(); ++i) {
             auto o = r.operands[i];
             if (!active[o]) {
-                r.bwd.in_grad[i] = nullptr;
+                r.bwd.in_grad[i] = {};
                 continue;
             }
-            r.bwd.in_grad[i] = &grad_slots[records[o].grad_slot];
-            r.bwd.accumulate[i] = written[o] != 0;
+            // An operand this op reads twice, first written here: it starts the pass at zero and both
+            // sinks add, so the op may send to them in either order.
+            if (!written[o] && std::count(r.operands.begin(), r.operands.end(), o) > 1) {
+                zeroed_grads.push_back(o);
+                written[o] = 1;
+            }
+            r.bwd.in_grad[i] = grad_sink(&grad_slots[records[o].grad_slot], written[o] != 0);
             written[o] = 1;
         }
     }
     planned_loss = loss;
 }
 
+// "input", "parameter" or the op's kind(): how anomaly messages, kind_name() and DOT name what a node is.
+static std::string kind_string(const node_record& r) {
+    switch (r.kind) {
+        case node_kind::input: return "input";
+        case node_kind::parameter: return "parameter";
+        default: return std::string(r.operation->kind());
+    }
+}
+
 void graph_impl::check_finite(const tensor& t, const node_record& r, const char* what,
                               const std::string& by) const {
-    const double* p = t.data();
-    for (std::size_t k = 0, n = t.size(); k < n; ++k) {
-        if (!std::isfinite(p[k])) {
-            std::size_t cols = r.shape.cols == 0 ? 1 : r.shape.cols;
-            std::ostringstream msg;
-            msg << "anomaly: " << what << " of node '" << r.name << "' ("
-                << (r.kind == node_kind::op ? std::string(r.operation->kind())
-                                            : (r.kind == node_kind::input ? "input" : "parameter"))
-                << ", " << to_string(r.shape) << ") is " << (std::isnan(p[k]) ? "NaN" : "Inf") << " at ("
-                << k / cols << "," << k % cols << ") in pass " << step;
-            if (!by.empty()) msg << ", produced by the backward of '" << by << "'";
-            throw anomaly_error(msg.str());
-        }
-    }
+    auto k = first_non_finite(t);
+    if (!k) return;
+    std::size_t cols = r.shape.cols == 0 ? 1 : r.shape.cols;
+    std::ostringstream msg;
+    msg << "anomaly: " << what << " of node '" << r.name << "' (" << kind_string(r) << ", " << to_string(r.shape)
+        << ") is " << (std::isnan(t.data()[*k]) ? "NaN" : "Inf") << " at (" << *k / cols << "," << *k % cols
+        << ") in pass " << step;
+    if (!by.empty()) msg << ", produced by the backward of '" << by << "'";
+    throw anomaly_error(msg.str());
 }
 
 node graph_impl::apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name) {
@@ -324,25 +380,10 @@ node graph::parameter(const std::string& name, shape2 shape) {
     return impl_->handle(id);
 }
 
-node graph::apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name) {
-    return impl_->apply(std::move(operation), operands, name);
-}
-
 node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name) {
     if (operands.empty() || !operands[0].impl_)
         throw graph_error(std::string(operation ? operation->kind() : "op") + ": needs operands from a graph");
     return operands[0].impl_->apply(std::move(operation), operands, name);
-}
-
-node graph::rename(node n, const std::string& name) {
-    auto& r = impl_->rec(n);
-    if (name == r.name) return n;
-    if (name.empty()) throw graph_error("node names must not be empty");
-    if (impl_->by_name.count(name)) throw graph_error("a node named '" + name + "' already exists");
-    impl_->by_name.erase(r.name);
-    r.name = name;
-    impl_->by_name.emplace(name, n.id_);
-    return n;
 }
 
 void graph::feed(node n, const tensor& data) {
@@ -381,6 +422,7 @@ void graph::forward() {
             continue;
         }
         r.operation->forward(r.fwd);
+        if (r.poisons_slot != none) im.value_slots[r.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
         if (im.detect_anomaly) im.check_finite(v, r, "value", {});
     }
     im.forward_done = true;
@@ -393,7 +435,7 @@ void graph::backward(node loss) {
         throw graph_error("backward: the loss '" + lr.name + "' must be 1x1, it is " + to_string(lr.shape));
     if (!im.planned || !im.forward_done) throw graph_error("backward: call forward() first");
     if (im.planned_loss != loss.id_) im.plan_backward(loss.id_);
-    for (auto id : im.zero_grads) im.grad_slots[im.records[id].grad_slot].fill(0.0);
+    for (auto id : im.zeroed_grads) im.grad_slots[im.records[id].grad_slot].fill(0.0);
     if (lr.grad_slot == none) return;  // nothing trainable reaches the loss
     im.grad_slots[lr.grad_slot].fill(1.0);
     for (auto id : im.backward_order) {
@@ -401,7 +443,7 @@ void graph::backward(node loss) {
         r.operation->backward(r.bwd);
         if (im.detect_anomaly) {
             for (std::size_t i = 0; i < r.operands.size(); ++i)
-                if (r.bwd.in_grad[i]) im.check_finite(*r.bwd.in_grad[i], im.records[r.operands[i]], "gradient", r.name);
+                if (r.bwd.in_grad[i]) im.check_finite(r.bwd.in_grad[i].buffer(), im.records[r.operands[i]], "gradient", r.name);
         }
     }
 }
@@ -424,6 +466,14 @@ void graph::retain(node n) {
     }
 }
 
+void graph::set_poison_reused_buffers(bool on) {
+    if (impl_->poison != on) {
+        impl_->poison = on;
+        impl_->planned = false;
+    }
+}
+bool graph::poison_reused_buffers() const { return impl_->poison; }
+
 void graph::set_detect_anomaly(bool on) { impl_->detect_anomaly = on; }
 bool graph::detect_anomaly() const { return impl_->detect_anomaly; }
 void graph::set_step(long step) { impl_->step = step; }
@@ -441,11 +491,6 @@ node graph::find(const std::string& name) const {
 
 bool graph::contains(const std::string& name) const { return impl_->by_name.count(name) != 0; }
 std::size_t graph::size() const { return impl_->records.size(); }
-
-node graph::at(std::size_t id) const {
-    if (id >= impl_->records.size()) throw graph_error("no node with id " + std::to_string(id));
-    return node(impl_.get(), id);
-}
 
 std::vector<node> graph::nodes() const {
     if (!impl_->planned) impl_->plan();
@@ -483,14 +528,7 @@ std::vector<node> graph::consumers(node n) const {
 
 const op* graph::operation(node n) const { return impl_->rec(n).operation.get(); }
 
-std::string graph::kind_name(node n) const {
-    const auto& r = impl_->rec(n);
-    switch (r.kind) {
-        case node_kind::input: return "input";
-        case node_kind::parameter: return "parameter";
-        default: return std::string(r.operation->kind());
-    }
-}
+std::string graph::kind_name(node n) const { return kind_string(impl_->rec(n)); }
 
 void graph::write_dot(std::ostream& out) const {
     const auto& im = *impl_;
@@ -504,8 +542,7 @@ void graph::write_dot(std::ostream& out) const {
     };
     auto vertex_writer = [&](std::ostream& os, std::size_t v) {
         const auto& r = im.records[v];
-        std::string what = r.kind == node_kind::op ? r.operation->label()
-                                                   : (r.kind == node_kind::input ? "input" : "parameter");
+        std::string what = r.kind == node_kind::op ? r.operation->label() : kind_string(r);
         const char* shape = r.kind == node_kind::parameter ? "box" : (r.kind == node_kind::input ? "invhouse" : "ellipse");
         os << "[label=\"" << escape(r.name) << "\\n" << escape(what) << "\\n" << to_string(r.shape)
            << "\", shape=" << shape << "]";

@@ -41,6 +41,8 @@ private:
 };
 
 // Adds an op node to the graph its operands belong to (what matmul(), tanh(), operator+ ... call).
+// Shapes are checked now; a mismatch throws graph_error naming op, operands, shapes. An empty name gives
+// "<kind>_<id>".
 node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name = {});
 
 class graph {
@@ -57,11 +59,7 @@ public:
     node input(const std::string& name, shape2 shape);
     // Trainable tensor, zero-filled until set; updated in place through value().
     node parameter(const std::string& name, shape2 shape);
-    // Adds an op node. Shapes are checked now; a mismatch throws graph_error naming op, operands, shapes.
-    // An empty name gives "<kind>_<id>".
-    node apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name = {});
-    // Renames a node (names are unique within a graph); returns it for chaining.
-    node rename(node n, const std::string& name);
+    // Op nodes are added with make_node() (what matmul(), tanh(), operator+ ... call).
 
     // --- running --------------------------------------------------------------------------------
     // Copies data into an input. A new shape re-checks every op's shape rule and re-plans the buffers.
@@ -80,6 +78,12 @@ public:
     // Checks every value after forward and every gradient after backward for NaN/Inf, throwing
     // anomaly_error naming the first offending node (op, shape, pass). Off by default.
     void set_detect_anomaly(bool on);
+    // Poisoning, for checking ops' saves() declarations: every buffer the planner would hand from one node
+    // to another is instead NaN-filled once its first owner is done with it (the new owner gets a buffer of
+    // its own), and op buffers start as NaN. A backward reading what it did not declare then gives NaN.
+    // On by default in debug builds (NDEBUG undefined), off otherwise; gradcheck turns it on. Re-plans.
+    void set_poison_reused_buffers(bool on);
+    bool poison_reused_buffers() const;
     bool detect_anomaly() const;
     // The pass number reported by anomaly errors; the training loop sets it to its iteration.
     void set_step(long step);
@@ -92,7 +96,6 @@ public:
     node find(const std::string& name) const;  // throws graph_error when absent
     bool contains(const std::string& name) const;
     std::size_t size() const;
-    node at(std::size_t id) const;
     std::vector<node> nodes() const;            // in topological order
     std::vector<node> parameters() const;       // in creation order
     std::vector<node> inputs() const;           // in creation order

@@ -1,10 +1,12 @@
-// The interface every operation implements: shape rule, forward and vector-Jacobian product.
+// The interface every operation implements: shape rule, forward, vector-Jacobian product, and what
+// backward saves.
 #pragma once
 #include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "engine/grad_sink.hpp"
 #include "engine/tensor.hpp"
 
 namespace symgrad {
@@ -17,22 +19,25 @@ struct operand_info {
     shape2 shape;
 };
 
+// out may be the buffer of an operand of the same shape when the op is elementwise (see op::elementwise).
 struct forward_args {
     std::array<const tensor*, max_arity> in{};
     tensor* out = nullptr;
 };
 
-// in_grad[i] is null when operand i needs no gradient. When accumulate[i] is false the op overwrites
-// in_grad[i] (it is the operand's first contribution this pass); when true it adds to it (fan-out).
-// in_grad[i] may be the same buffer as out_grad (the planner aliases them when it is safe), so an op
-// must write each element only after reading the elements of out_grad and out it needs for it.
+// in_grad[i] receives operand i's gradient (it is false when operand i needs none). Only what saves()
+// declares may be read besides out_grad: the buffers of in or out may hold another node's values by now.
 struct backward_args {
     std::array<const tensor*, max_arity> in{};
     const tensor* out = nullptr;
     const tensor* out_grad = nullptr;
-    std::array<tensor*, max_arity> in_grad{};
-    std::array<bool, max_arity> accumulate{};
+    std::array<grad_sink, max_arity> in_grad{};
 };
+
+// What backward reads besides out_grad; the planner may hand every other buffer to a later node.
+enum class saved { nothing = 0, inputs = 1, output = 2, inputs_and_output = 3 };
+constexpr bool saves_inputs(saved s) { return s == saved::inputs || s == saved::inputs_and_output; }
+constexpr bool saves_output(saved s) { return s == saved::output || s == saved::inputs_and_output; }
 
 class op {
 public:
@@ -44,13 +49,14 @@ public:
     virtual shape2 output_shape(const std::array<operand_info, max_arity>& in) const = 0;
     virtual void forward(const forward_args& a) const = 0;
     virtual void backward(const backward_args& a) const = 0;
-    // Which saved tensors backward reads; lets the planner reuse the others' buffers.
-    virtual bool backward_reads_input(std::size_t /*i*/) const { return true; }
-    virtual bool backward_reads_output() const { return false; }
-    // True when forward may write its result into operand i's buffer (same shape, element by element).
-    virtual bool forward_in_place_ok(std::size_t /*i*/) const { return false; }
-    // True when backward may write operand i's gradient into out_grad's buffer (same shape, elementwise).
-    virtual bool backward_in_place_ok(std::size_t /*i*/) const { return false; }
+    // What backward reads (default: the inputs). Declaring less than it reads gives wrong gradients;
+    // gradcheck catches that by poisoning the buffers the declaration lets the planner reuse.
+    virtual saved saves() const { return saved::inputs; }
+    // True when output element k depends only on element k of each operand of the output's shape (and on
+    // broadcast operands), and operand k's gradient only on out_grad element k. The planner may then
+    // write forward's result over such an operand and its gradient over out_grad, each element after
+    // reading it; a binary op sends to a sink that aliases out_grad last.
+    virtual bool elementwise() const { return false; }
     // Label for DOT and reports, e.g. "scale(0.5)"; kind() by default.
     virtual std::string label() const { return std::string(kind()); }
 };

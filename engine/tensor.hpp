@@ -1,6 +1,8 @@
 // Values and gradients: double-precision matrices (a scalar is 1x1) and their shapes.
 #pragma once
+#include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include <xtensor/xtensor.hpp>
@@ -22,6 +24,14 @@ inline shape2 shape_of(const tensor& t) { return {t.shape()[0], t.shape()[1]}; }
 // "(4x7)", the form every error message and the DOT export use.
 inline std::string to_string(shape2 s) {
     return "(" + std::to_string(s.rows) + "x" + std::to_string(s.cols) + ")";
+}
+
+// The row-major index of the first NaN or Inf element, or nothing when every element is finite.
+inline std::optional<std::size_t> first_non_finite(const tensor& t) {
+    const double* p = t.data();
+    for (std::size_t k = 0, n = t.size(); k < n; ++k)
+        if (!std::isfinite(p[k])) return k;
+    return std::nullopt;
 }
 
 }  // namespace symgrad

@@ -268,23 +268,40 @@ dataset load_csv(const std::string& path, const csv_options& options) {
     return parse_csv(read_whole_file(path, "a CSV file"), path, options);
 }
 
-dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
-    std::size_t nul = text.find('\0');
-    if (nul != std::string::npos) {
-        std::size_t line = 1 + std::size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'));
-        throw input_error(path + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(nul) +
-                          "); the file looks binary, not a text CSV");
-    }
-    std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
+namespace {
 
-    std::vector<record> records = parse_records(path, text, start);
-    if (records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
-    if (records.size() == 1)
-        throw input_error(path + ":" + std::to_string(records[0].line) + ": header only, no data rows");
-
-    // --- header ---
-    const record& header = records[0];
+// The records of a file with its header read: what every step after parsing looks cells up in.
+struct csv_table {
+    std::string path;
+    std::vector<record> records;  // [0] is the header; data row r (1-based) is records[r]
     std::vector<std::string> names;
+    std::size_t rows() const { return records.size() - 1; }
+    const std::string& text(std::size_t r, std::size_t col) const { return records[r].cells[col].text; }
+    // "file:line:column (name)" of a data cell; r is the record index (1 = first data row).
+    std::string place(std::size_t r, std::size_t col) const {
+        return path + ":" + std::to_string(records[r].cells[col].line) + ":" + std::to_string(col + 1) + " (" +
+               names[col] + ")";
+    }
+};
+
+// A NUL byte means a binary file: refuse it naming the line, before any parsing.
+void check_not_binary(const std::string& text, const std::string& path) {
+    std::size_t nul = text.find('\0');
+    if (nul == std::string::npos) return;
+    std::size_t line = 1 + std::size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'));
+    throw input_error(path + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(nul) +
+                      "); the file looks binary, not a text CSV");
+}
+
+// The records and header of the text: non-empty, named columns that differ case-insensitively, no ragged row.
+csv_table read_table(const std::string& text, const std::string& path) {
+    check_not_binary(text, path);
+    std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
+    csv_table t{path, parse_records(path, text, start), {}};
+    if (t.records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
+    if (t.records.size() == 1)
+        throw input_error(path + ":" + std::to_string(t.records[0].line) + ": header only, no data rows");
+    const record& header = t.records[0];
     std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
     for (std::size_t k = 0; k < header.cells.size(); ++k) {
         std::string name = trim(header.cells[k].text);
@@ -293,184 +310,205 @@ dataset parse_csv(const std::string& text, const std::string& path, const csv_op
         auto [it, fresh] = seen_names.emplace(lower(name), k);
         if (!fresh)
             throw input_error(place + " (" + name + "): duplicate column name (column " + std::to_string(it->second + 1) +
-                              " is '" + names[it->second] + "'; names are compared case-insensitively)");
-        names.push_back(name);
+                              " is '" + t.names[it->second] + "'; names are compared case-insensitively)");
+        t.names.push_back(name);
     }
-    const std::size_t H = names.size();
-    const std::size_t rows = records.size() - 1;
-    for (std::size_t r = 1; r < records.size(); ++r)
-        if (records[r].cells.size() != H)
-            throw input_error(path + ":" + std::to_string(records[r].line) + ": row has " +
-                              std::to_string(records[r].cells.size()) + " fields, header has " + std::to_string(H));
-    auto place = [&](std::size_t r, std::size_t col) {  // r: record index (1 = first data row)
-        return path + ":" + std::to_string(records[r].cells[col].line) + ":" + std::to_string(col + 1) + " (" +
-               names[col] + ")";
-    };
+    const std::size_t H = t.names.size();
+    for (std::size_t r = 1; r < t.records.size(); ++r)
+        if (t.records[r].cells.size() != H)
+            throw input_error(path + ":" + std::to_string(t.records[r].line) + ": row has " +
+                              std::to_string(t.records[r].cells.size()) + " fields, header has " + std::to_string(H));
+    return t;
+}
 
-    // --- label and ignored columns ---
-    std::size_t label = options.label.empty() ? H - 1 : find_column(names, options.label);
+// The label column's index; `used` is false for it and for every ignored column.
+std::size_t choose_columns(const csv_table& t, const csv_options& options, std::vector<bool>& used) {
+    const std::size_t H = t.names.size();
+    std::size_t label = options.label.empty() ? H - 1 : find_column(t.names, options.label);
     if (label == npos)
-        throw input_error(path + ": no label column '" + options.label + "'; columns are: " + list_columns(names));
-    std::vector<bool> used(H, true);
+        throw input_error(t.path + ": no label column '" + options.label + "'; columns are: " + list_columns(t.names));
+    used.assign(H, true);
     used[label] = false;
     for (const auto& ig : options.ignore) {
-        std::size_t k = find_column(names, ig);
+        std::size_t k = find_column(t.names, ig);
         if (k == npos)
-            throw input_error(path + ": cannot ignore unknown column '" + ig + "'; columns are: " + list_columns(names));
-        if (k == label) throw input_error(path + ": column '" + names[k] + "' is the label; it cannot be ignored");
+            throw input_error(t.path + ": cannot ignore unknown column '" + ig + "'; columns are: " +
+                              list_columns(t.names));
+        if (k == label) throw input_error(t.path + ": column '" + t.names[k] + "' is the label; it cannot be ignored");
         used[k] = false;
     }
+    return label;
+}
 
-    dataset d;
-    d.source = path;
-    d.label_name = names[label];
-
-    std::vector<double> y(rows);
-    for (std::size_t r = 1; r <= rows; ++r) {
-        const std::string& s = records[r].cells[label].text;
+// Every data row's label, 0 or 1; a missing or other label is an error, never imputed or dropped.
+std::vector<double> read_labels(const csv_table& t, std::size_t label) {
+    std::vector<double> y(t.rows());
+    for (std::size_t r = 1; r <= t.rows(); ++r) {
+        const std::string& s = t.text(r, label);
         if (is_missing(s))
-            throw input_error(place(r, label) + ": missing label " + shown(s) +
+            throw input_error(t.place(r, label) + ": missing label " + shown(s) +
                               "; labels are never imputed or dropped silently: remove or fill the row");
         double v = 0.0;
         if (!looks_numeric(trim(s)) || !parse_number(trim(s), v) || (v != 0.0 && v != 1.0))
-            throw input_error(place(r, label) + ": label must be 0 or 1, got " + shown(s));
+            throw input_error(t.place(r, label) + ": label must be 0 or 1, got " + shown(s));
         y[r - 1] = v;
     }
+    return y;
+}
 
-    // --- type each used column over all rows ---
+// Column k typed over all rows: numeric when every filled cell is a number, else text (its categories).
+column_info type_column(const csv_table& t, std::size_t k) {
+    const std::size_t rows = t.rows();
+    column_info c;
+    c.index = k;
+    c.name = t.names[k];
+    bool any_text = false, any_value = false;
+    for (std::size_t r = 1; r <= rows; ++r) {
+        const std::string& s = t.text(r, k);
+        if (is_missing(s))
+            ++c.missing;
+        else if (looks_numeric(s) || looks_infinite(s))
+            any_value = true;
+        else
+            any_text = true;
+    }
+    if (c.missing == rows)
+        throw input_error(t.path + ": column " + std::to_string(k + 1) + " (" + c.name + ") is missing in all " +
+                          std::to_string(rows) + " rows; leave it out with ignore");
+    c.numeric = any_value && !any_text;
+    if (!c.numeric) {
+        for (std::size_t r = 1; r <= rows; ++r)
+            if (!is_missing(t.text(r, k))) c.categories.insert(t.text(r, k));
+        return c;
+    }
+    c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t r = 1; r <= rows; ++r) {
+        const std::string& s = t.text(r, k);
+        if (is_missing(s)) continue;
+        if (looks_infinite(s))
+            throw input_error(t.place(r, k) + ": infinite value " + shown(s) +
+                              " in a numeric column; use a finite number or leave the cell empty");
+        if (!parse_number(s, c.values[r - 1]))
+            throw input_error(t.place(r, k) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)");
+    }
+    return c;
+}
+
+// Why a column looks like an identifier (names, tickets, a PassengerId), or empty when it does not.
+std::string identifier_reason(const column_info& c, std::size_t rows, const csv_options& options) {
+    std::size_t filled = rows - c.missing;
+    if (!c.numeric && (c.categories.size() > options.max_categories ||
+                       (c.categories.size() >= 3 && 2 * c.categories.size() > filled)))
+        return "identifier-like text (" + std::to_string(c.categories.size()) + " distinct values in " +
+               std::to_string(filled) + " filled cells)";
+    if (!c.numeric || !ends_with_id(c.name) || filled < 2) return "";
+    std::set<double> distinct;
+    bool integers = true;
+    for (double v : c.values)
+        if (!std::isnan(v)) {
+            integers = integers && v == std::floor(v);
+            distinct.insert(v);
+        }
+    if (!integers || distinct.size() != filled) return "";
+    return "identifier-like (a name ending in 'id' and " + std::to_string(filled) + " distinct integers)";
+}
+
+// The used columns, typed, without the identifier-like ones (each left out with a note).
+std::vector<column_info> feature_columns(const csv_table& t, const std::vector<bool>& used,
+                                         const csv_options& options, dataset& d) {
     std::vector<column_info> columns;
-    for (std::size_t k = 0; k < H; ++k) {
+    for (std::size_t k = 0; k < t.names.size(); ++k) {
         if (!used[k]) continue;
-        column_info c;
-        c.index = k;
-        c.name = names[k];
-        bool any_text = false, any_value = false;
-        for (std::size_t r = 1; r <= rows; ++r) {
-            const std::string& s = records[r].cells[k].text;
-            if (is_missing(s))
-                ++c.missing;
-            else if (looks_numeric(s) || looks_infinite(s))
-                any_value = true;
-            else
-                any_text = true;
-        }
-        if (c.missing == rows)
-            throw input_error(path + ": column " + std::to_string(k + 1) + " (" + c.name + ") is missing in all " +
-                              std::to_string(rows) + " rows; leave it out with ignore");
-        c.numeric = any_value && !any_text;
-        if (c.numeric) {
-            c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
-            for (std::size_t r = 1; r <= rows; ++r) {
-                const std::string& s = records[r].cells[k].text;
-                if (is_missing(s)) continue;
-                if (looks_infinite(s))
-                    throw input_error(place(r, k) + ": infinite value " + shown(s) +
-                                      " in a numeric column; use a finite number or leave the cell empty");
-                if (!parse_number(s, c.values[r - 1]))
-                    throw input_error(place(r, k) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)");
-            }
-        } else {
-            for (std::size_t r = 1; r <= rows; ++r)
-                if (!is_missing(records[r].cells[k].text)) c.categories.insert(records[r].cells[k].text);
-        }
-        if (options.drop_identifiers) {
-            std::size_t filled = rows - c.missing;
-            if (!c.numeric && (c.categories.size() > options.max_categories ||
-                               (c.categories.size() >= 3 && 2 * c.categories.size() > filled))) {
-                d.notes.push_back("left out column '" + c.name + "': identifier-like text (" +
-                                  std::to_string(c.categories.size()) + " distinct values in " +
-                                  std::to_string(filled) + " filled cells)");
-                continue;
-            }
-            if (c.numeric && ends_with_id(c.name) && filled >= 2) {
-                std::set<double> distinct;
-                bool integers = true;
-                for (double v : c.values)
-                    if (!std::isnan(v)) {
-                        integers = integers && v == std::floor(v);
-                        distinct.insert(v);
-                    }
-                if (integers && distinct.size() == filled) {
-                    d.notes.push_back("left out column '" + c.name + "': identifier-like (a name ending in 'id' and " +
-                                      std::to_string(filled) + " distinct integers)");
-                    continue;
-                }
-            }
+        column_info c = type_column(t, k);
+        std::string reason = options.drop_identifiers ? identifier_reason(c, t.rows(), options) : "";
+        if (!reason.empty()) {
+            d.notes.push_back("left out column '" + c.name + "': " + reason);
+            continue;
         }
         columns.push_back(std::move(c));
     }
     if (columns.empty())
-        throw input_error(path + ": no feature columns left besides the label '" + d.label_name + "'" +
+        throw input_error(t.path + ": no feature columns left besides the label '" + d.label_name + "'" +
                           (d.notes.empty() ? std::string() : " (" + d.notes.back() + ")"));
+    return columns;
+}
 
-    // --- missing values: choose the rows to keep ---
-    std::vector<std::size_t> kept;  // data row indices, 0-based
+std::string missing_counts(const std::vector<column_info>& columns) {
+    std::string counts;
+    for (const auto& c : columns)
+        if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
+    return counts;
+}
+
+// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell.
+std::vector<std::size_t> rows_to_keep(const csv_table& t, const std::vector<column_info>& columns,
+                                      const csv_options& options, dataset& d) {
+    const std::size_t rows = t.rows();
+    std::vector<std::size_t> kept;
     for (std::size_t r = 0; r < rows; ++r) {
         bool complete = true;
         for (const auto& c : columns)
-            if (is_missing(records[r + 1].cells[c.index].text)) {
+            if (is_missing(t.text(r + 1, c.index))) {
                 if (options.missing == missing_policy::error)
-                    throw input_error(place(r + 1, c.index) + ": missing value " +
-                                      shown(records[r + 1].cells[c.index].text) + " (the missing-value policy is error)");
+                    throw input_error(t.place(r + 1, c.index) + ": missing value " + shown(t.text(r + 1, c.index)) +
+                                      " (the missing-value policy is error)");
                 complete = false;
             }
         if (complete || options.missing != missing_policy::drop_row) kept.push_back(r);
     }
-    if (kept.empty()) {
-        std::string counts;
-        for (const auto& c : columns)
-            if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
-        throw input_error(path + ": every one of the " + std::to_string(rows) +
-                          " rows has a missing value (missing cells: " + counts +
+    if (kept.empty())
+        throw input_error(t.path + ": every one of the " + std::to_string(rows) +
+                          " rows has a missing value (missing cells: " + missing_counts(columns) +
                           "); use the mean policy or ignore the emptiest columns");
-    }
-    if (kept.size() < rows) {
-        std::string counts;
-        for (const auto& c : columns)
-            if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
+    if (kept.size() < rows)
         d.notes.push_back("dropped " + std::to_string(rows - kept.size()) + " of " + std::to_string(rows) +
-                          " rows with missing values (missing cells: " + counts + ")");
-    }
+                          " rows with missing values (missing cells: " + missing_counts(columns) + ")");
+    return kept;
+}
 
-    // --- build the feature rows ---
-    std::vector<std::vector<double>> features;
-    for (const auto& c : columns) {
-        if (c.numeric) {
-            std::vector<double> present;
-            for (std::size_t r : kept)
-                if (!std::isnan(c.values[r])) present.push_back(c.values[r]);
-            double fill = safe_mean(present);
-            std::vector<double> row;
-            for (std::size_t r : kept) row.push_back(std::isnan(c.values[r]) ? fill : c.values[r]);
-            if (present.size() < kept.size())
-                d.notes.push_back("filled " + std::to_string(kept.size() - present.size()) + " missing cells of '" +
-                                  c.name + "' with its mean " + std::to_string(fill));
-            features.push_back(std::move(row));
-            d.feature_names.push_back(c.name);
-        } else {
-            std::set<std::string> values;
-            bool any_missing = false;
-            for (std::size_t r : kept) {
-                const std::string& s = records[r + 1].cells[c.index].text;
-                if (is_missing(s))
-                    any_missing = true;
-                else
-                    values.insert(s);
-            }
-            for (const auto& v : values) {
-                std::vector<double> row;
-                for (std::size_t r : kept) row.push_back(records[r + 1].cells[c.index].text == v ? 1.0 : 0.0);
-                features.push_back(std::move(row));
-                d.feature_names.push_back(c.name + "_" + v);
-            }
-            if (any_missing) {  // impute for text: a category of its own, never an invented value
-                std::vector<double> row;
-                for (std::size_t r : kept) row.push_back(is_missing(records[r + 1].cells[c.index].text) ? 1.0 : 0.0);
-                features.push_back(std::move(row));
-                d.feature_names.push_back(c.name + "_missing");
-            }
-        }
+using feature_rows = std::vector<std::vector<double>>;
+
+// A numeric column as one feature row over the kept rows, missing cells filled with the column's mean.
+void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& kept, feature_rows& features,
+                         dataset& d) {
+    std::vector<double> present;
+    for (std::size_t r : kept)
+        if (!std::isnan(c.values[r])) present.push_back(c.values[r]);
+    double fill = safe_mean(present);
+    std::vector<double> row;
+    for (std::size_t r : kept) row.push_back(std::isnan(c.values[r]) ? fill : c.values[r]);
+    if (present.size() < kept.size())
+        d.notes.push_back("filled " + std::to_string(kept.size() - present.size()) + " missing cells of '" + c.name +
+                          "' with its mean " + std::to_string(fill));
+    features.push_back(std::move(row));
+    d.feature_names.push_back(c.name);
+}
+
+// A text column one-hot encoded over the kept rows, values in sorted order; missing cells get a
+// "<column>_missing" category of their own, never an invented value.
+void add_one_hot_features(const csv_table& t, const column_info& c, const std::vector<std::size_t>& kept,
+                          feature_rows& features, dataset& d) {
+    auto one_hot = [&](const std::string& name, auto&& is_value) {
+        std::vector<double> row;
+        for (std::size_t r : kept) row.push_back(is_value(t.text(r + 1, c.index)) ? 1.0 : 0.0);
+        features.push_back(std::move(row));
+        d.feature_names.push_back(name);
+    };
+    std::set<std::string> values;
+    bool any_missing = false;
+    for (std::size_t r : kept) {
+        const std::string& s = t.text(r + 1, c.index);
+        if (is_missing(s))
+            any_missing = true;
+        else
+            values.insert(s);
     }
+    for (const auto& v : values) one_hot(c.name + "_" + v, [&](const std::string& s) { return s == v; });
+    if (any_missing) one_hot(c.name + "_missing", [](const std::string& s) { return is_missing(s); });
+}
+
+// Notes a constant feature; refuses two features with one name (a column and a one-hot value).
+void check_features(const feature_rows& features, const std::string& path, dataset& d) {
     std::set<std::string> feature_names;
     for (std::size_t f = 0; f < features.size(); ++f) {
         const auto& row = features[f];
@@ -481,6 +519,29 @@ dataset parse_csv(const std::string& text, const std::string& path, const csv_op
             throw input_error(path + ": two features are both named '" + d.feature_names[f] +
                               "' (a column and a one-hot value share the name); rename one column");
     }
+}
+
+}  // namespace
+
+dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
+    const csv_table table = read_table(text, path);
+    std::vector<bool> used;
+    const std::size_t label = choose_columns(table, options, used);
+    dataset d;
+    d.source = path;
+    d.label_name = table.names[label];
+    const std::vector<double> y = read_labels(table, label);
+    const std::vector<column_info> columns = feature_columns(table, used, options, d);
+    const std::vector<std::size_t> kept = rows_to_keep(table, columns, options, d);
+
+    feature_rows features;
+    for (const auto& c : columns) {
+        if (c.numeric)
+            add_numeric_feature(c, kept, features, d);
+        else
+            add_one_hot_features(table, c, kept, features, d);
+    }
+    check_features(features, path, d);
     if (options.standardize)
         for (auto& row : features) row = standardized(row);
 

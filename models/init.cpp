@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 
 namespace symgrad {
 
@@ -109,16 +110,6 @@ const char* method_name(initializer::method m) {
     return "?";
 }
 
-// Shortest decimal that reads back as exactly the same double.
-std::string number(double x) {
-    char buf[40];
-    for (int precision = 1; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-        if (std::strtod(buf, nullptr) == x) break;
-    }
-    return buf;
-}
-
 double parse_number(const std::string& spec, const std::string& text) {
     if (text.empty()) bad_spec(spec, "missing number");
     const char* begin = text.c_str();
@@ -130,25 +121,14 @@ double parse_number(const std::string& spec, const std::string& text) {
     return x;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        std::size_t at = s.find(sep, start);
-        out.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
-        if (at == std::string::npos) return out;
-        start = at + 1;
-    }
-}
-
 // The checks parse() and fill() share, so a hand-made initializer is held to the same rules.
 void validate(const initializer& init, const std::string& spec) {
     using m = initializer::method;
     if (!std::isfinite(init.a) || !std::isfinite(init.b)) bad_spec(spec, "parameters must be finite numbers");
     if (init.how == m::normal && !(init.b > 0.0))
-        bad_spec(spec, "the standard deviation must be positive, got " + number(init.b));
+        bad_spec(spec, "the standard deviation must be positive, got " + shortest(init.b));
     if (init.how == m::uniform && !(init.a < init.b))
-        bad_spec(spec, "the interval must have low < high, got [" + number(init.a) + ", " + number(init.b) + "]");
+        bad_spec(spec, "the interval must have low < high, got [" + shortest(init.a) + ", " + shortest(init.b) + "]");
 }
 
 }  // namespace
@@ -203,10 +183,10 @@ initializer initializer::parse(const std::string& spec) {
 
 std::string initializer::to_string() const {
     switch (how) {
-        case method::constant: return "constant:" + number(a);
-        case method::normal: return a == 0.0 ? "normal:" + number(b) : "normal:" + number(a) + ":" + number(b);
+        case method::constant: return "constant:" + shortest(a);
+        case method::normal: return a == 0.0 ? "normal:" + shortest(b) : "normal:" + shortest(a) + ":" + shortest(b);
         case method::uniform:
-            return a == -b ? "uniform:" + number(b) : "uniform:" + number(a) + ":" + number(b);
+            return a == -b ? "uniform:" + shortest(b) : "uniform:" + shortest(a) + ":" + shortest(b);
         default: return method_name(how);
     }
 }

@@ -59,12 +59,7 @@ public:
             } else {
                 fail("unknown key '" + key + "'");
             }
-            skip_space();
-            if (peek() == ',') {
-                ++i_;
-                continue;
-            }
-            if (peek() != '}') fail("expected ',' or '}'");
+            if (!list_continues('}', "expected ',' or '}'")) break;
         }
         ++i_;
         while (i_ < s_.size())
@@ -84,6 +79,16 @@ private:
         skip_space();
         if (peek() != ch) fail(std::string("expected '") + ch + "'");
         ++i_;
+    }
+    // After a dict or tuple item: steps past a ',' and returns true, or returns false at `close`.
+    bool list_continues(char close, const char* expected) {
+        skip_space();
+        if (peek() == ',') {
+            ++i_;
+            return true;
+        }
+        if (peek() != close) fail(expected);
+        return false;
     }
     std::string string_literal() {
         skip_space();
@@ -114,12 +119,7 @@ private:
                 v = v * 10 + digit;
             }
             dims.push_back(v);
-            skip_space();
-            if (peek() == ',') {
-                ++i_;
-                continue;
-            }
-            if (peek() != ')') fail("expected ',' or ')' in the shape");
+            if (!list_continues(')', "expected ',' or ')' in the shape")) break;
         }
         ++i_;
         return dims;
@@ -203,13 +203,11 @@ tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, b
         std::memcpy(raw, bytes.data() + h.data_offset + 8 * k, 8);
         if (swap)
             for (int b = 0; b < 4; ++b) std::swap(raw[b], raw[7 - b]);
-        double v;
-        std::memcpy(&v, raw, 8);
-        if (!std::isfinite(v))
-            throw input_error(path + ": element " + std::to_string(k) + " (row " + std::to_string(k / cols) +
-                              ", column " + std::to_string(k % cols) + ") is " + (std::isnan(v) ? "NaN" : "infinite"));
-        t.data()[k] = v;
+        std::memcpy(t.data() + k, raw, 8);
     }
+    if (auto k = first_non_finite(t))
+        throw input_error(path + ": element " + std::to_string(*k) + " (row " + std::to_string(*k / cols) + ", column " +
+                          std::to_string(*k % cols) + ") is " + (std::isnan(t.data()[*k]) ? "NaN" : "infinite"));
     return t;
 }
 

@@ -2,28 +2,17 @@
 #include "models/optim.hpp"
 
 #include <cmath>
-#include <cstdio>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 
 namespace symgrad {
 
 namespace {
 
-std::string number(double x) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", x);
-    return buf;
-}
-
-void check_learning_rate(const std::string& who, double lr) {
-    if (!(std::isfinite(lr) && lr > 0.0))
-        throw input_error(who + ": the learning rate must be a positive finite number, got " + number(lr));
-}
-
 void check_beta(const std::string& who, const char* what, double beta) {
     if (!(beta >= 0.0 && beta < 1.0))
-        throw input_error(who + ": " + what + " must be in [0, 1), got " + number(beta));
+        throw input_error(who + ": " + what + " must be in [0, 1), got " + shortest(beta));
 }
 
 // Per-parameter state tensors (velocity, moments), matched to the parameter list it was sized for.
@@ -59,7 +48,7 @@ private:
 
 class gradient_descent final : public optimizer {
 public:
-    explicit gradient_descent(double lr) : lr_(lr) { check_learning_rate("gd", lr); }
+    explicit gradient_descent(double lr) : lr_(lr) { check_learning_rate(lr, "gd: the learning rate"); }
     std::string name() const override { return "gd"; }
     void step(graph& g, const std::vector<node>& params) override {
         for (auto p : params) {
@@ -77,7 +66,7 @@ private:
 class momentum final : public optimizer {
 public:
     momentum(double lr, double beta) : lr_(lr), beta_(beta), state_(1) {
-        check_learning_rate("momentum", lr);
+        check_learning_rate(lr, "momentum: the learning rate");
         check_beta("momentum", "beta", beta);
     }
     std::string name() const override { return "momentum"; }
@@ -104,11 +93,11 @@ class adam final : public optimizer {
 public:
     adam(double lr, double beta1, double beta2, double epsilon)
         : lr_(lr), beta1_(beta1), beta2_(beta2), epsilon_(epsilon), state_(2) {
-        check_learning_rate("adam", lr);
+        check_learning_rate(lr, "adam: the learning rate");
         check_beta("adam", "beta1", beta1);
         check_beta("adam", "beta2", beta2);
         if (!(std::isfinite(epsilon) && epsilon > 0.0))
-            throw input_error("adam: epsilon must be a positive finite number, got " + number(epsilon));
+            throw input_error("adam: epsilon must be a positive finite number, got " + shortest(epsilon));
     }
     std::string name() const override { return "adam"; }
     // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; W -= lr m^ / (sqrt(v^) + eps), m^ = m/(1-b1^t), v^ = v/(1-b2^t).
@@ -138,6 +127,12 @@ private:
 };
 
 }  // namespace
+
+void check_learning_rate(double lr, const std::string& where, const std::string& as_written) {
+    if (!(std::isfinite(lr) && lr > 0.0))
+        throw input_error(where + ": must be a positive finite number, got " +
+                          (as_written.empty() ? shortest(lr) : as_written));
+}
 
 std::unique_ptr<optimizer> make_gradient_descent(double learning_rate) {
     return std::make_unique<gradient_descent>(learning_rate);

@@ -1,7 +1,8 @@
-// tanh, sigmoid, relu, exp, log: elementwise, each with its derivative written next to it.
+// tanh, sigmoid, relu, leaky_relu, exp, log: elementwise, each with its derivative written next to it.
 #include <cmath>
 
 #include "engine/graph.hpp"
+#include "ops/elementwise.hpp"
 #include "ops/kernels.hpp"
 #include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
@@ -9,38 +10,12 @@
 namespace symgrad {
 namespace {
 
-class elementwise_op : public op {
-public:
-    std::size_t arity() const override { return 1; }
-    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
-    bool forward_in_place_ok(std::size_t) const override { return true; }
-    bool backward_in_place_ok(std::size_t) const override { return true; }
+using detail::elementwise_unary_op;
 
-protected:
-    // in_grad = / += g * d(k), where d(k) is the local derivative at element k (reads out or in).
-    template <class D>
-    static void chain(const backward_args& a, D d) {
-        if (!a.in_grad[0]) return;
-        const double* g = a.out_grad->data();
-        double* o = a.in_grad[0]->data();
-        std::size_t n = a.out_grad->size();
-        if (a.accumulate[0])
-            for (std::size_t k = 0; k < n; ++k) o[k] += g[k] * d(k);
-        else
-            for (std::size_t k = 0; k < n; ++k) o[k] = g[k] * d(k);
-    }
-};
-
-// Ops whose derivative is a function of their output only, so their input buffer can be reused.
-class output_derivative_op : public elementwise_op {
-public:
-    bool backward_reads_input(std::size_t) const override { return false; }
-    bool backward_reads_output() const override { return true; }
-};
-
-class tanh_op final : public output_derivative_op {
+class tanh_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::tanh; }
+    saved saves() const override { return saved::output; }
     void forward(const forward_args& a) const override { kernels::tanh(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {  // 1 - tanh^2
         const double* y = a.out->data();
@@ -48,9 +23,10 @@ public:
     }
 };
 
-class sigmoid_op final : public output_derivative_op {
+class sigmoid_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::sigmoid; }
+    saved saves() const override { return saved::output; }
     void forward(const forward_args& a) const override {
         kernels::sigmoid(a.in[0]->data(), a.out->data(), a.out->size());
     }
@@ -60,9 +36,10 @@ public:
     }
 };
 
-class relu_op final : public output_derivative_op {
+class relu_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::relu; }
+    saved saves() const override { return saved::output; }
     void forward(const forward_args& a) const override {
         const double* x = a.in[0]->data();
         double* o = a.out->data();
@@ -74,9 +51,32 @@ public:
     }
 };
 
-class exp_op final : public output_derivative_op {
+// x for x > 0, slope * x otherwise. Backward reads the input: with a negative slope the output's sign
+// would not tell the two sides apart.
+class leaky_relu_op final : public elementwise_unary_op {
 public:
-    std::string_view kind() const override { return op_kinds::exp; }
+    explicit leaky_relu_op(double slope) : slope_(slope) {}
+    std::string_view kind() const override { return "leaky_relu"; }
+    std::string label() const override { return "leaky_relu(" + std::to_string(slope_) + ")"; }
+    saved saves() const override { return saved::inputs; }
+    void forward(const forward_args& a) const override {
+        const double* x = a.in[0]->data();
+        double* o = a.out->data();
+        for (std::size_t k = 0, n = a.out->size(); k < n; ++k) o[k] = x[k] > 0.0 ? x[k] : slope_ * x[k];
+    }
+    void backward(const backward_args& a) const override {  // 1 where x > 0, slope elsewhere (at 0 too)
+        const double* x = a.in[0]->data();
+        chain(a, [x, s = slope_](std::size_t k) { return x[k] > 0.0 ? 1.0 : s; });
+    }
+
+private:
+    double slope_;
+};
+
+class exp_op final : public elementwise_unary_op {
+public:
+    std::string_view kind() const override { return "exp"; }
+    saved saves() const override { return saved::output; }
     void forward(const forward_args& a) const override { kernels::exp(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {
         const double* y = a.out->data();
@@ -84,10 +84,10 @@ public:
     }
 };
 
-class log_op final : public elementwise_op {
+class log_op final : public elementwise_unary_op {
 public:
-    std::string_view kind() const override { return op_kinds::log; }
-    bool forward_in_place_ok(std::size_t) const override { return false; }  // backward needs the input
+    std::string_view kind() const override { return "log"; }
+    saved saves() const override { return saved::inputs; }
     void forward(const forward_args& a) const override { kernels::log(a.in[0]->data(), a.out->data(), a.out->size()); }
     void backward(const backward_args& a) const override {  // 1 / x
         const double* x = a.in[0]->data();
@@ -95,9 +95,9 @@ public:
     }
 };
 
-template <class Op>
-node unary(node a, const std::string& name) {
-    return make_node(std::make_unique<Op>(), {a}, name);
+template <class Op, class... Args>
+node unary(node a, const std::string& name, Args... args) {
+    return make_node(std::make_unique<Op>(args...), {a}, name);
 }
 
 }  // namespace
@@ -105,6 +105,7 @@ node unary(node a, const std::string& name) {
 node tanh(node a, const std::string& name) { return unary<tanh_op>(a, name); }
 node sigmoid(node a, const std::string& name) { return unary<sigmoid_op>(a, name); }
 node relu(node a, const std::string& name) { return unary<relu_op>(a, name); }
+node leaky_relu(node a, double slope, const std::string& name) { return unary<leaky_relu_op>(a, name, slope); }
 node exp(node a, const std::string& name) { return unary<exp_op>(a, name); }
 node log(node a, const std::string& name) { return unary<log_op>(a, name); }
 

@@ -8,10 +8,7 @@ namespace symgrad::kernels {
 
 #ifdef SYMGRAD_AVX2_KERNELS
 namespace avx2 {
-void tanh(const double* in, double* out, std::size_t n);
-void sigmoid(const double* in, double* out, std::size_t n);
-void exp(const double* in, double* out, std::size_t n);
-void log(const double* in, double* out, std::size_t n);
+SYMGRAD_KERNELS(SYMGRAD_DECLARE_KERNEL)
 }  // namespace avx2
 #endif
 
@@ -21,34 +18,46 @@ using baseline = detail::simd_kernels<xsimd::default_arch>;
 using kernel = void (*)(const double*, double*, std::size_t);
 
 struct kernel_table {
-    kernel tanh, sigmoid, exp, log;
-    const char* isa;
+#define SYMGRAD_KERNEL_FIELD(name, body) kernel name = nullptr;
+    SYMGRAD_KERNELS(SYMGRAD_KERNEL_FIELD)
+#undef SYMGRAD_KERNEL_FIELD
+    const char* isa = nullptr;
 };
 
 const kernel_table& active() {
     static const kernel_table table = [] {
+        kernel_table t;
 #ifdef SYMGRAD_AVX2_KERNELS
-        if (xsimd::available_architectures().avx2)
-            return kernel_table{avx2::tanh, avx2::sigmoid, avx2::exp, avx2::log, "avx2"};
+        if (xsimd::available_architectures().avx2) {
+#define SYMGRAD_AVX2_ENTRY(name, body) t.name = avx2::name;
+            SYMGRAD_KERNELS(SYMGRAD_AVX2_ENTRY)
+#undef SYMGRAD_AVX2_ENTRY
+            t.isa = "avx2";
+            return t;
+        }
 #endif
-        return kernel_table{baseline::tanh, baseline::sigmoid, baseline::exp, baseline::log, xsimd::default_arch::name()};
+#define SYMGRAD_BASELINE_ENTRY(name, body) t.name = baseline::name;
+        SYMGRAD_KERNELS(SYMGRAD_BASELINE_ENTRY)
+#undef SYMGRAD_BASELINE_ENTRY
+        t.isa = xsimd::default_arch::name();
+        return t;
     }();
     return table;
 }
 
 }  // namespace
 
-void tanh(const double* in, double* out, std::size_t n) { active().tanh(in, out, n); }
-void sigmoid(const double* in, double* out, std::size_t n) { active().sigmoid(in, out, n); }
-void exp(const double* in, double* out, std::size_t n) { active().exp(in, out, n); }
-void log(const double* in, double* out, std::size_t n) { active().log(in, out, n); }
+#define SYMGRAD_DISPATCH(name, body) \
+    void name(const double* in, double* out, std::size_t n) { active().name(in, out, n); }
+SYMGRAD_KERNELS(SYMGRAD_DISPATCH)
+#undef SYMGRAD_DISPATCH
 const char* instruction_set() { return active().isa; }
 
 namespace reference {
-void tanh(const double* in, double* out, std::size_t n) { baseline::tanh(in, out, n); }
-void sigmoid(const double* in, double* out, std::size_t n) { baseline::sigmoid(in, out, n); }
-void exp(const double* in, double* out, std::size_t n) { baseline::exp(in, out, n); }
-void log(const double* in, double* out, std::size_t n) { baseline::log(in, out, n); }
+#define SYMGRAD_REFERENCE(name, body) \
+    void name(const double* in, double* out, std::size_t n) { baseline::name(in, out, n); }
+SYMGRAD_KERNELS(SYMGRAD_REFERENCE)
+#undef SYMGRAD_REFERENCE
 }  // namespace reference
 
 }  // namespace symgrad::kernels

@@ -5,10 +5,10 @@
 namespace symgrad::kernels::avx2 {
 
 using k = detail::simd_kernels<xsimd::avx2>;
-void tanh(const double* in, double* out, std::size_t n) { k::tanh(in, out, n); }
-void sigmoid(const double* in, double* out, std::size_t n) { k::sigmoid(in, out, n); }
-void exp(const double* in, double* out, std::size_t n) { k::exp(in, out, n); }
-void log(const double* in, double* out, std::size_t n) { k::log(in, out, n); }
+#define SYMGRAD_AVX2_KERNEL(name, body) \
+    void name(const double* in, double* out, std::size_t n) { k::name(in, out, n); }
+SYMGRAD_KERNELS(SYMGRAD_AVX2_KERNEL)
+#undef SYMGRAD_AVX2_KERNEL
 
 }  // namespace symgrad::kernels::avx2
 #endif

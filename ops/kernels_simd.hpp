@@ -5,6 +5,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "ops/kernel_list.hpp"
+
 namespace symgrad::kernels::detail {
 
 template <class Arch>
@@ -25,19 +27,11 @@ struct simd_kernels {
         for (std::size_t j = 0; k + j < n; ++j) out[k + j] = pad[j];
     }
 
-    static void tanh(const double* in, double* out, std::size_t n) {
-        apply(in, out, n, [](batch x) { return xsimd::tanh(x); });
-    }
-    // 1 / (1 + exp(-x)): exp overflows only to +inf, which still gives the right limit 0.
-    static void sigmoid(const double* in, double* out, std::size_t n) {
-        apply(in, out, n, [](batch x) { return batch(1.0) / (batch(1.0) + xsimd::exp(-x)); });
-    }
-    static void exp(const double* in, double* out, std::size_t n) {
-        apply(in, out, n, [](batch x) { return xsimd::exp(x); });
-    }
-    static void log(const double* in, double* out, std::size_t n) {
-        apply(in, out, n, [](batch x) { return xsimd::log(x); });
-    }
+    // One function per row of SYMGRAD_KERNELS (ops/kernel_list.hpp).
+#define SYMGRAD_SIMD_KERNEL(name, body) \
+    static void name(const double* in, double* out, std::size_t n) { apply(in, out, n, [](batch x) { return body; }); }
+    SYMGRAD_KERNELS(SYMGRAD_SIMD_KERNEL)
+#undef SYMGRAD_SIMD_KERNEL
 };
 
 }  // namespace symgrad::kernels::detail

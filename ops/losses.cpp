@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "engine/graph.hpp"
-#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -20,7 +19,7 @@ public:
 
 class bce_op final : public bce_base {
 public:
-    std::string_view kind() const override { return op_kinds::bce; }
+    std::string_view kind() const override { return "bce"; }
     // J = -mean(y log a + (1 - y) log(1 - a)), a clamped to [c, 1 - c].
     void forward(const forward_args& a) const override {
         const double *p = a.in[0]->data(), *y = a.in[1]->data();
@@ -44,21 +43,16 @@ public:
         const double *p = a.in[0]->data(), *y = a.in[1]->data();
         std::size_t n = a.in[0]->size();
         double g = (*a.out_grad)(0, 0) / double(n);
-        for (std::size_t i = 0; i < 2; ++i) {
-            if (!a.in_grad[i]) continue;
-            double* d = a.in_grad[i]->data();
-            for (std::size_t k = 0; k < n; ++k) {
-                double q = std::clamp(p[k], bce_clamp, 1.0 - bce_clamp);
-                double v = i == 0 ? g * (-(y[k] / q) + (1.0 - y[k]) / (1.0 - q)) : g * (std::log1p(-q) - std::log(q));
-                d[k] = a.accumulate[i] ? d[k] + v : v;
-            }
-        }
+        auto q = [p](std::size_t k) { return std::clamp(p[k], bce_clamp, 1.0 - bce_clamp); };
+        if (a.in_grad[0])
+            a.in_grad[0].send([&](std::size_t k) { return g * (-(y[k] / q(k)) + (1.0 - y[k]) / (1.0 - q(k))); });
+        if (a.in_grad[1]) a.in_grad[1].send([&](std::size_t k) { return g * (std::log1p(-q(k)) - std::log(q(k))); });
     }
 };
 
 class bce_with_logits_op final : public bce_base {
 public:
-    std::string_view kind() const override { return op_kinds::bce_with_logits; }
+    std::string_view kind() const override { return "bce_with_logits"; }
     void forward(const forward_args& a) const override {
         const double *z = a.in[0]->data(), *y = a.in[1]->data();
         std::size_t n = a.in[0]->size();
@@ -72,21 +66,13 @@ public:
         const double *z = a.in[0]->data(), *y = a.in[1]->data();
         std::size_t n = a.in[0]->size();
         double g = (*a.out_grad)(0, 0) / double(n);
-        for (std::size_t i = 0; i < 2; ++i) {
-            if (!a.in_grad[i]) continue;
-            double* d = a.in_grad[i]->data();
-            for (std::size_t k = 0; k < n; ++k) {
-                double v;
-                if (i == 0) {
-                    double e = std::exp(-std::abs(z[k]));
-                    double s = z[k] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-                    v = g * (s - y[k]);
-                } else {
-                    v = -g * z[k];
-                }
-                d[k] = a.accumulate[i] ? d[k] + v : v;
-            }
-        }
+        if (a.in_grad[0])
+            a.in_grad[0].send([&](std::size_t k) {
+                double e = std::exp(-std::abs(z[k]));
+                double s = z[k] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+                return g * (s - y[k]);
+            });
+        if (a.in_grad[1]) a.in_grad[1].send([&](std::size_t k) { return -g * z[k]; });
     }
 };
 

@@ -1,4 +1,7 @@
-// The op kinds as identifiers: what each op's kind() returns, and what the analysis matches on.
+// The op kinds that code outside the op's own class matches on (the analysis finds hidden layers by them),
+// as identifiers: each such op's kind() returns the constant, and the matcher compares against it. An op
+// nobody else matches on names its kind once, as a literal in its class; it moves here when a matcher
+// needs it.
 #pragma once
 #include <string_view>
 
@@ -6,19 +9,8 @@ namespace symgrad::op_kinds {
 
 constexpr std::string_view matmul = "matmul";
 constexpr std::string_view add = "add";
-constexpr std::string_view sub = "sub";
-constexpr std::string_view mul = "mul";
-constexpr std::string_view neg = "neg";
-constexpr std::string_view scale = "scale";
 constexpr std::string_view tanh = "tanh";
 constexpr std::string_view sigmoid = "sigmoid";
 constexpr std::string_view relu = "relu";
-constexpr std::string_view exp = "exp";
-constexpr std::string_view log = "log";
-constexpr std::string_view sum = "sum";
-constexpr std::string_view mean = "mean";
-constexpr std::string_view transpose = "transpose";
-constexpr std::string_view bce = "bce";
-constexpr std::string_view bce_with_logits = "bce_with_logits";
 
 }  // namespace symgrad::op_kinds

@@ -27,6 +27,7 @@ inline node operator*(node a, double factor) { return scale(a, factor); }
 node tanh(node a, const std::string& name = {});
 node sigmoid(node a, const std::string& name = {});
 node relu(node a, const std::string& name = {});
+node leaky_relu(node a, double slope = 0.01, const std::string& name = {});  // x > 0 ? x : slope * x
 node exp(node a, const std::string& name = {});
 node log(node a, const std::string& name = {});
 

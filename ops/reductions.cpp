@@ -1,6 +1,5 @@
 // sum and mean to 1x1, and transpose.
 #include "engine/graph.hpp"
-#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
@@ -11,7 +10,7 @@ class total_op : public op {
 public:
     std::size_t arity() const override { return 1; }
     shape2 output_shape(const std::array<operand_info, max_arity>&) const override { return {1, 1}; }
-    bool backward_reads_input(std::size_t) const override { return false; }
+    saved saves() const override { return saved::nothing; }
     void forward(const forward_args& a) const override {
         const double* x = a.in[0]->data();
         double s = 0.0;
@@ -21,10 +20,8 @@ public:
     }
     void backward(const backward_args& a) const override {  // every element gets g * factor
         if (!a.in_grad[0]) return;
-        double* d = a.in_grad[0]->data();
-        std::size_t n = a.in_grad[0]->size();
-        double v = (*a.out_grad)(0, 0) * factor(n);
-        for (std::size_t k = 0; k < n; ++k) d[k] = a.accumulate[0] ? d[k] + v : v;
+        double v = (*a.out_grad)(0, 0) * factor(a.in_grad[0].shape().size());
+        a.in_grad[0].send([v](std::size_t) { return v; });
     }
 
 protected:
@@ -33,7 +30,7 @@ protected:
 
 class sum_op final : public total_op {
 public:
-    std::string_view kind() const override { return op_kinds::sum; }
+    std::string_view kind() const override { return "sum"; }
 
 protected:
     double factor(std::size_t) const override { return 1.0; }
@@ -41,7 +38,7 @@ protected:
 
 class mean_op final : public total_op {
 public:
-    std::string_view kind() const override { return op_kinds::mean; }
+    std::string_view kind() const override { return "mean"; }
 
 protected:
     double factor(std::size_t n) const override { return 1.0 / double(n); }
@@ -49,24 +46,24 @@ protected:
 
 class transpose_op final : public op {
 public:
-    std::string_view kind() const override { return op_kinds::transpose; }
+    std::string_view kind() const override { return "transpose"; }
     std::size_t arity() const override { return 1; }
     shape2 output_shape(const std::array<operand_info, max_arity>& in) const override {
         return {in[0].shape.cols, in[0].shape.rows};
     }
-    bool backward_reads_input(std::size_t) const override { return false; }
-    void forward(const forward_args& a) const override { copy_transposed(*a.in[0], *a.out, false); }
-    void backward(const backward_args& a) const override {
-        if (a.in_grad[0]) copy_transposed(*a.out_grad, *a.in_grad[0], a.accumulate[0]);
-    }
-
-private:
-    static void copy_transposed(const tensor& from, tensor& to, bool accumulate) {
-        std::size_t r = from.shape()[0], c = from.shape()[1];
-        const double* f = from.data();
-        double* t = to.data();
+    saved saves() const override { return saved::nothing; }
+    void forward(const forward_args& a) const override {
+        std::size_t r = a.in[0]->shape()[0], c = a.in[0]->shape()[1];
+        const double* f = a.in[0]->data();
+        double* t = a.out->data();
         for (std::size_t i = 0; i < r; ++i)
-            for (std::size_t j = 0; j < c; ++j) t[j * r + i] = accumulate ? t[j * r + i] + f[i * c + j] : f[i * c + j];
+            for (std::size_t j = 0; j < c; ++j) t[j * r + i] = f[i * c + j];
+    }
+    void backward(const backward_args& a) const override {  // the operand's (i, j) is out_grad's (j, i)
+        if (!a.in_grad[0]) return;
+        const double* g = a.out_grad->data();
+        std::size_t gc = a.out_grad->shape()[1];
+        a.in_grad[0].send_2d([g, gc](std::size_t i, std::size_t j) { return g[j * gc + i]; });
     }
 };
 

@@ -24,10 +24,8 @@ public:
     }
     void backward(const backward_args& a) const override {
         if (!a.in_grad[0]) return;
-        for (std::size_t k = 0; k < a.out_grad->size(); ++k) {
-            double v = factor_ * a.in[0]->data()[k] * a.out_grad->data()[k];
-            a.in_grad[0]->data()[k] = a.accumulate[0] ? a.in_grad[0]->data()[k] + v : v;
-        }
+        const double *x = a.in[0]->data(), *g = a.out_grad->data();
+        a.in_grad[0].send([&](std::size_t k) { return factor_ * x[k] * g[k]; });
     }
 
 private:
@@ -46,10 +44,8 @@ public:
     void backward(const backward_args& a) const override {
         calls_ += 1;
         if (!a.in_grad[0]) return;
-        for (std::size_t k = 0; k < a.out_grad->size(); ++k) {
-            double v = a.out_grad->data()[k] * (1.0 + 1e-3 * calls_);
-            a.in_grad[0]->data()[k] = a.accumulate[0] ? a.in_grad[0]->data()[k] + v : v;
-        }
+        const double* g = a.out_grad->data();
+        a.in_grad[0].send([&](std::size_t k) { return g[k] * (1.0 + 1e-3 * calls_); });
     }
 
 private:
@@ -216,4 +212,77 @@ TEST_CASE("gradcheck works on a loss that feeds another op", "[engine][gradcheck
     REQUIRE_NOTHROW(report = gradcheck(g, J));
     INFO(report.summary());
     CHECK(report.passed());
+}
+
+namespace {
+
+// Test double with a wrong declaration: relu whose backward reads its input (x > 0) but whose saves()
+// says it keeps nothing. Run in place over its operand, it reads its own output instead, which has the
+// same sign, so the gradients stay right and only poisoning the reused buffer can expose the lie.
+class undeclared_input_relu final : public op {
+public:
+    std::string_view kind() const override { return "undeclared_input_relu"; }
+    std::size_t arity() const override { return 1; }
+    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
+    saved saves() const override { return saved::nothing; }  // wrong: backward reads the input
+    bool elementwise() const override { return true; }
+    void forward(const forward_args& a) const override {
+        const double* x = a.in[0]->data();
+        for (std::size_t k = 0; k < a.out->size(); ++k) a.out->data()[k] = x[k] > 0.0 ? x[k] : 0.0;
+    }
+    void backward(const backward_args& a) const override {
+        if (!a.in_grad[0]) return;
+        const double *x = a.in[0]->data(), *g = a.out_grad->data();
+        a.in_grad[0].send([&](std::size_t k) { return x[k] > 0.0 ? g[k] : 0.0; });
+    }
+};
+
+// loss = sum(op(copy of P) * R): the copy is an intermediate that the op may overwrite in place.
+struct undeclared_graph {
+    graph g;
+    node p, loss;
+    undeclared_graph() {
+        p = g.parameter("P", {2, 3});
+        node r = g.input("R", {2, 3});
+        g.value(p) = tensor{{0.5, -1.5, 2}, {1, -0.25, 3}};
+        g.feed(r, tensor{{1, 2, -1}, {0.5, 1, -2}});
+        node copy = scale(p, 1.0, "copy");
+        loss = sum(mul(make_node(std::make_unique<undeclared_input_relu>(), {copy}, "Q"), r), "loss");
+    }
+};
+
+}  // namespace
+
+TEST_CASE("without poisoning a backward that reads an undeclared input can pass gradcheck", "[engine][gradcheck][poison]") {
+    // The baseline for the next two tests: this wrong declaration changes no number by itself.
+    undeclared_graph s;
+    s.g.set_poison_reused_buffers(false);
+    gradcheck_options o;
+    o.poison_reused_buffers = false;
+    auto report = gradcheck(s.g, s.loss, o);
+    INFO(report.summary());
+    CHECK(report.passed());
+}
+
+TEST_CASE("gradcheck fails an op whose backward reads an input its saves() does not declare",
+          "[engine][gradcheck][poison]") {
+    undeclared_graph s;
+    s.g.set_poison_reused_buffers(false);  // as in a Release build; gradcheck poisons by itself
+    auto report = gradcheck(s.g, s.loss);
+    INFO(report.summary());
+    CHECK_FALSE(report.same_when_poisoned);
+    CHECK(report.status() == check_status::failed);
+    CHECK_THAT(report.summary(), Catch::Contains("saves() does not declare"));
+    CHECK_FALSE(s.g.poison_reused_buffers());  // the graph's own setting is restored
+}
+
+TEST_CASE("a graph poisoning its reused buffers, as in debug builds, fails the wrong declaration's gradcheck",
+          "[engine][gradcheck][poison]") {
+    undeclared_graph s;
+    s.g.set_poison_reused_buffers(true);
+    gradcheck_options o;
+    o.poison_reused_buffers = false;  // only the graph's poisoning: the first backward already reads NaN
+    auto report = gradcheck(s.g, s.loss, o);
+    INFO(report.summary());
+    CHECK(report.status() == check_status::failed);
 }

@@ -286,3 +286,53 @@ TEST_CASE("anomaly detection names the node whose gradient turns infinite and wh
                          Catch::Message("anomaly: gradient of node 'P' (parameter, (1x1)) is Inf at (0,0) in "
                                         "pass 0, produced by the backward of 'L'"));
 }
+
+TEST_CASE("poisoning reused buffers changes no value or gradient of correct ops", "[engine][graph][poison]") {
+    seed_network plain, poisoned;
+    plain.g.set_poison_reused_buffers(false);
+    poisoned.g.set_poison_reused_buffers(true);
+    for (auto* s : {&plain, &poisoned}) {
+        s->g.forward();
+        s->g.backward(s->J);
+    }
+    CHECK(plain.g.value(plain.J)(0, 0) == poisoned.g.value(poisoned.J)(0, 0));
+    for (const char* p : {"W1", "b1", "W2", "b2"})
+        CHECK(same_values(plain.g.grad(plain.g.find(p)), poisoned.g.grad(poisoned.g.find(p))));
+    // Reading an overwritten intermediate still throws: poisoning changes where values live, not the rules.
+    CHECK_THROWS_AS(poisoned.g.value(poisoned.Z1), graph_error);
+}
+
+namespace {
+
+// Test double: out = x * y elementwise, whose backward sends to operand 1 before operand 0.
+class product_second_first final : public op {
+public:
+    std::string_view kind() const override { return "product_second_first"; }
+    std::size_t arity() const override { return 2; }
+    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
+    void forward(const forward_args& a) const override {
+        for (std::size_t k = 0; k < a.out->size(); ++k) a.out->data()[k] = a.in[0]->data()[k] * a.in[1]->data()[k];
+    }
+    void backward(const backward_args& a) const override {
+        const double *x = a.in[0]->data(), *y = a.in[1]->data(), *g = a.out_grad->data();
+        if (a.in_grad[1]) a.in_grad[1].send([&](std::size_t k) { return g[k] * x[k]; });
+        if (a.in_grad[0]) a.in_grad[0].send([&](std::size_t k) { return g[k] * y[k]; });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("an op reading one operand twice gets both contributions, whatever order it sends them in",
+          "[engine][graph][backward]") {
+    // d sum(P * P) / dP = 2 P. The planner once made operand 0's sink overwrite and operand 1's add,
+    // so an op sending to operand 1 first lost that contribution (giving P).
+    graph g;
+    node p = g.parameter("P", {1, 3});
+    g.value(p) = tensor{{1, -2, 0.5}};
+    node loss = sum(make_node(std::make_unique<product_second_first>(), {p, p}, "square"), "loss");
+    g.forward();
+    g.backward(loss);
+    CHECK(same_values(g.grad(p), tensor{{2, -4, 1}}));
+    g.backward(loss);  // and the next pass starts from zero again
+    CHECK(same_values(g.grad(p), tensor{{2, -4, 1}}));
+}

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "engine/error.hpp"
 #include "models/optim.hpp"
@@ -157,6 +158,49 @@ TEST_CASE("train stops when the callback returns false", "[models][optim]") {
     CHECK(costs.size() == 7);
     auto none = train(p.g, p.J, *opt, {0});
     CHECK(none.empty());
+}
+
+TEST_CASE("train with evaluate_final_state records the trained state too, passes numbered 0..N", "[models][optim]") {
+    quadratic_problem plain, watched;
+    auto opt_plain = make_gradient_descent(0.1);
+    auto opt_watched = make_gradient_descent(0.1);
+    auto costs = train(plain.g, plain.J, *opt_plain, {5});
+    train_options options;
+    options.iterations = 5;
+    options.evaluate_final_state = true;
+    std::vector<std::size_t> passes, before;
+    train_hooks hooks;
+    hooks.forward_backward = [&](std::size_t pass) {
+        passes.push_back(pass);
+        watched.g.forward();
+        watched.g.backward(watched.J);
+    };
+    hooks.before_update = [&](std::size_t pass, double cost) {
+        before.push_back(pass);
+        CHECK(cost == watched.g.value(watched.J)(0, 0));
+    };
+    auto traced = train(watched.g, watched.J, *opt_watched, options, hooks);
+    REQUIRE(traced.size() == 6);
+    CHECK(passes == std::vector<std::size_t>{0, 1, 2, 3, 4, 5});
+    CHECK(before == passes);
+    // The same five updates as the plain loop, then one more pass on the trained state and no sixth update.
+    for (std::size_t i = 0; i < 5; ++i) CHECK(traced[i] == costs[i]);
+    CHECK(traced[5] < traced[4]);
+    bool same_weights = watched.g.value(watched.W) == plain.g.value(plain.W);
+    CHECK(same_weights);
+}
+
+TEST_CASE("a before_update hook that throws stops training before that pass's update", "[models][optim]") {
+    quadratic_problem p, two_updates;
+    auto opt = make_gradient_descent(0.1);
+    train(two_updates.g, two_updates.J, *opt, {2});
+    train_hooks hooks;
+    hooks.before_update = [&](std::size_t pass, double) {
+        if (pass == 3) throw anomaly_error("stop");
+    };
+    CHECK_THROWS_AS(train(p.g, p.J, *opt, {10}, hooks), anomaly_error);
+    bool two_made = p.g.value(p.W) == two_updates.g.value(two_updates.W);  // the third never applied
+    CHECK(two_made);
 }
 
 TEST_CASE("an optimiser resizes its state when given different parameters", "[models][optim]") {

@@ -111,6 +111,12 @@ TEST_CASE("relu zeroes negatives and keeps positives", "[engine][ops][forward][r
     check_equal(unary_value({{-2, 0, 3, -0.1, 0.1}}, [](node x) { return relu(x); }), {{0, 0, 3, 0, 0.1}});
 }
 
+TEST_CASE("leaky_relu keeps positives and scales the rest by its slope", "[engine][ops][forward][leaky_relu]") {
+    check_equal(unary_value({{-2, 0, 3, -0.1, 0.1}}, [](node x) { return leaky_relu(x, 0.25); }),
+                {{-0.5, 0, 3, -0.025, 0.1}});
+    check_equal(unary_value({{-300, 4}}, [](node x) { return leaky_relu(x); }), {{-3, 4}});  // slope 0.01
+}
+
 TEST_CASE("exp and log match known values", "[engine][ops][forward][exp][log]") {
     // e = 2.718281828459045, exp(ln 2) = 2, log(0.5) = -0.6931471805599453.
     check_equal(unary_value({{1, 0, std::log(2.0), -1, 1, 1, 1, 1}}, [](node x) { return exp(x); }),

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <vector>
@@ -39,6 +40,10 @@ TEST_CASE("the dispatched kernels give the same bits as the baseline instruction
         {"exp", symgrad::kernels::exp, symgrad::kernels::reference::exp, -700, 700},
         {"log", symgrad::kernels::log, symgrad::kernels::reference::log, 1e-300, 1e300},
     };
+    // Every row of SYMGRAD_KERNELS (ops/kernel_list.hpp) has its entry above.
+#define SYMGRAD_COUNT_KERNEL(name, body) +1
+    CHECK(std::size(kernels) == std::size_t(0 SYMGRAD_KERNELS(SYMGRAD_COUNT_KERNEL)));
+#undef SYMGRAD_COUNT_KERNEL
     for (const auto& k : kernels) {
         for (std::size_t n : {1u, 2u, 3u, 5u, 7u, 8u, 13u, 1000u, 1001u}) {
             auto x = inputs(n, k.low, k.high, unsigned(n));

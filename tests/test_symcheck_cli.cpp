@@ -34,6 +34,13 @@ TEST_CASE("symcheck with Glorot initialisation exits 0 with a healthy verdict", 
     CHECK(r.out.find("healthy") != std::string::npos);
 }
 
+TEST_CASE("symcheck --version prints the version CMake's project() declares", "[symcheck][cli]") {
+    auto r = run_command(exe, "--version");
+    CHECK(r.status == 0);
+    CHECK(r.out == std::string("symcheck ") + SYMGRAD_VERSION + "\n");
+    CHECK(std::string(SYMGRAD_VERSION).find('.') != std::string::npos);  // a real version, not an empty define
+}
+
 TEST_CASE("symcheck rejects bad usage with exit 2 and one line naming the flag", "[symcheck][cli]") {
     for (const char* args : {"--bogus", "--lr -1", "--lr nan", "--hidden 0", "--iterations -3", "--activation swish",
                              "--init foo", "--optimizer sgd2", "--tolerance -1"}) {

@@ -1,8 +1,10 @@
-// The training-and-analysis loop behind symcheck; each analysed iteration's forward/backward is the
-// training pass itself, so tracing the effective width costs no extra pass.
+// One symcheck run per initialiser on models' training loop; each analysed iteration's forward/backward is
+// the training pass itself, so tracing the effective width costs no extra pass.
 #include "experiment.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -10,9 +12,9 @@
 #include <unistd.h>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
-#include "models/progress.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
@@ -92,6 +94,120 @@ void check_fits_in_memory(const mlp_spec& spec, std::size_t samples) {
     }
 }
 
+// One run's network: built, fed, initialised (or loaded) and watched by anomaly detection.
+mlp prepare_network(const config& cfg, const experiment& ex, const init_run& init) {
+    mlp net = build_mlp(ex.spec, ex.data.samples());
+    net.g.feed(net.X, ex.data.X);
+    net.g.feed(net.Y, ex.data.Y);
+    net.g.set_detect_anomaly(cfg.detect_anomaly);
+    net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
+    if (!cfg.load_dir.empty())
+        load_parameters(net.g, cfg.load_dir);
+    else
+        init.plan.apply(net.g, cfg.seed);
+    return net;
+}
+
+// The training loop's hooks for one run: analyse the sampled iterations during their own pass, check
+// every cost, record the trace and print the article's weight tables.
+class run_watcher {
+public:
+    run_watcher(const config& cfg, mlp& net, const symmetry_options& opts, std::ostream* log, run_result& run)
+        : cfg_(cfg), net_(net), opts_(opts), log_(log), run_(run) {}
+
+    train_hooks hooks() {
+        train_hooks h;
+        h.forward_backward = [this](std::size_t it) { forward_backward(it); };
+        h.before_update = [this](std::size_t it, double cost) { record(it, cost); };
+        return h;
+    }
+
+private:
+    void forward_backward(std::size_t it) {
+        width_.reset();
+        bool sampled = it == 0 || it == cfg_.iterations || it % cfg_.trace_every == 0;
+        if (!sampled) {
+            net_.g.forward();
+            net_.g.backward(net_.loss);
+            return;
+        }
+        symmetry_report rep = analyse_symmetry(net_.g, net_.loss, opts_);  // runs forward + backward
+        width_ = narrowest(rep);
+        if (it == 0) run_.initial = rep;
+        if (it == cfg_.iterations) run_.final = std::move(rep);
+    }
+
+    void record(std::size_t it, double cost) {
+        if (!std::isfinite(cost))
+            throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " +
+                                std::to_string(it) + " of run '" + run_.init + "'");
+        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, run_.init, it, cost, run_.trace[0].cost);
+        trace_point point;
+        point.iteration = it;
+        point.cost = cost;
+        point.effective_width = width_;
+        run_.trace.push_back(point);
+        if (log_ && it < cfg_.print_weights && !net_.W.empty()) {
+            *log_ << "run '" << run_.init << "', iteration " << it << " (cost " << std::setprecision(10) << cost
+                  << "):\n";
+            print_tensor(*log_, net_.W[0].name(), net_.g.value(net_.W[0]));
+            if (net_.W.size() > 1) print_tensor(*log_, net_.W[1].name(), net_.g.value(net_.W[1]));
+        }
+    }
+
+    const config& cfg_;
+    mlp& net_;
+    const symmetry_options& opts_;
+    std::ostream* log_;
+    run_result& run_;
+    std::optional<std::size_t> width_;  // of the pass in progress, when it was analysed
+};
+
+// Saves the trained parameters: into --save itself, or a subdirectory named after the run when there are several.
+void save_run(const config& cfg, const std::string& label, const graph& g) {
+    std::string dir = cfg.save_dir;
+    if (cfg.inits.size() > 1) {
+        std::string safe;
+        for (char c : label) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+        dir += "/" + safe;
+    }
+    save_parameters(g, dir);
+}
+
+run_result run_one(const config& cfg, experiment& ex, const init_run& init, const symmetry_options& opts,
+                   std::ostream* log) {
+    mlp net = prepare_network(cfg, ex, init);
+    if (ex.dot.empty()) {
+        std::ostringstream dot;
+        net.g.write_dot(dot);
+        ex.dot = dot.str();
+    }
+    const std::vector<node> params = net.g.parameters();
+    std::vector<tensor> start;
+    for (auto p : params) start.push_back(net.g.value(p));
+    auto opt = make_optimizer(cfg.optimizer, cfg.learning_rate);
+
+    run_result run;
+    run.init = init.label;
+    run.trace.reserve(cfg.iterations + 1);
+    train_options training;
+    training.iterations = cfg.iterations;
+    training.progress = !cfg.quiet;
+    training.progress_label = "run '" + init.label + "'";
+    training.evaluate_final_state = true;
+    run_watcher watcher(cfg, net, opts, log, run);
+    train(net.g, net.loss, *opt, training, watcher.hooks());
+
+    run.initial_cost = run.trace.front().cost;
+    run.final_cost = run.trace.back().cost;
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        const tensor& now = net.g.value(params[k]);
+        run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
+    }
+    if (!cfg.save_dir.empty()) save_run(cfg, init.label, net.g);
+    return run;
+}
+
 }  // namespace
 
 symmetry_verdict experiment::verdict() const {
@@ -111,78 +227,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
     symmetry_options opts;
     opts.exact = cfg.exact;
     if (cfg.tolerance) opts.relative_tolerance = *cfg.tolerance;
-
-    for (const auto& init : cfg.inits) {
-        mlp net = build_mlp(ex.spec, ex.data.samples());
-        net.g.feed(net.X, ex.data.X);
-        net.g.feed(net.Y, ex.data.Y);
-        net.g.set_detect_anomaly(cfg.detect_anomaly);
-        net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
-        if (!cfg.load_dir.empty())
-            load_parameters(net.g, cfg.load_dir);
-        else
-            init.plan.apply(net.g, cfg.seed);
-        if (ex.dot.empty()) {
-            std::ostringstream dot;
-            net.g.write_dot(dot);
-            ex.dot = dot.str();
-        }
-        const std::vector<node> params = net.g.parameters();
-        std::vector<tensor> start;
-        for (auto p : params) start.push_back(net.g.value(p));
-        auto opt = make_optimizer(cfg.optimizer, cfg.learning_rate);
-
-        run_result run;
-        run.init = init.label;
-        run.trace.reserve(cfg.iterations + 1);
-        progress_line progress(!cfg.quiet, cfg.iterations, "run '" + init.label + "'");
-        for (std::size_t it = 0; it <= cfg.iterations; ++it) {
-            net.g.set_step(long(it));
-            trace_point point;
-            point.iteration = it;
-            bool analyse = it == 0 || it == cfg.iterations || it % cfg.trace_every == 0;
-            if (analyse) {
-                symmetry_report rep = analyse_symmetry(net.g, net.loss, opts);  // runs forward + backward
-                point.effective_width = narrowest(rep);
-                if (it == 0) run.initial = rep;
-                if (it == cfg.iterations) run.final = std::move(rep);
-            } else {
-                net.g.forward();
-                net.g.backward(net.loss);
-            }
-            point.cost = net.g.value(net.loss)(0, 0);
-            if (!std::isfinite(point.cost))
-                throw anomaly_error("anomaly: the cost is " + std::to_string(point.cost) + " at iteration " +
-                                    std::to_string(it) + " of run '" + init.label + "'");
-            if (cfg.detect_anomaly && it > 0) check_divergence(net, cfg, init.label, it, point.cost, run.trace[0].cost);
-            run.trace.push_back(point);
-            if (log && it < cfg.print_weights && !net.W.empty()) {
-                *log << "run '" << init.label << "', iteration " << it << " (cost " << std::setprecision(10)
-                     << point.cost << "):\n";
-                print_tensor(*log, net.W[0].name(), net.g.value(net.W[0]));
-                if (net.W.size() > 1) print_tensor(*log, net.W[1].name(), net.g.value(net.W[1]));
-            }
-            if (it < cfg.iterations) opt->step(net.g, params);
-            progress.update(it, point.cost);
-        }
-        progress.finish(cfg.iterations, run.trace.back().cost);
-        run.initial_cost = run.trace.front().cost;
-        run.final_cost = run.trace.back().cost;
-        for (std::size_t k = 0; k < params.size(); ++k) {
-            const tensor& now = net.g.value(params[k]);
-            run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
-        }
-        if (!cfg.save_dir.empty()) {
-            std::string dir = cfg.save_dir;
-            if (cfg.inits.size() > 1) {
-                std::string safe;
-                for (char c : init.label) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
-                dir += "/" + safe;
-            }
-            save_parameters(net.g, dir);
-        }
-        ex.runs.push_back(std::move(run));
-    }
+    for (const auto& init : cfg.inits) ex.runs.push_back(run_one(cfg, ex, init, opts, log));
     return ex;
 }
 

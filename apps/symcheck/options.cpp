@@ -6,7 +6,9 @@
 
 #include <boost/program_options.hpp>
 
+#include "analysis/symmetry.hpp"
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "models/optim.hpp"
 
 namespace po = boost::program_options;
@@ -14,15 +16,6 @@ namespace po = boost::program_options;
 namespace symgrad::symcheck {
 
 namespace {
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> parts;
-    std::string cur;
-    std::istringstream in(text);
-    while (std::getline(in, cur, sep)) parts.push_back(cur);
-    if (!text.empty() && text.back() == sep) parts.emplace_back();
-    return parts;
-}
 
 std::size_t parse_count(const std::string& flag, const std::string& text, bool allow_zero) {
     std::size_t pos = 0;
@@ -56,9 +49,8 @@ double parse_real(const std::string& flag, const std::string& text) {
 
 const char* const default_inits[] = {"zeros", "constant:0.5", "normal:0.01", "glorot"};
 
-}  // namespace
-
-parsed parse_command_line(int argc, const char* const* argv) {
+// Every flag, grouped as --help shows them.
+po::options_description describe_options() {
     po::options_description data("Data");
     data.add_options()
         ("data", po::value<std::string>()->default_value("titanic"),
@@ -108,19 +100,24 @@ parsed parse_command_line(int argc, const char* const* argv) {
         ("quiet,q", po::bool_switch(), "no text report (exit status and files only)")
         ("help,h", "show this help")
         ("version", "show the version");
-    const char* intro =
-        "symcheck: finds hidden units that gradient descent can never separate.\n\n"
-        "Usage: symcheck [options]\n\n"
-        "With no options it reproduces the article on the embedded Titanic data: a 2-layer tanh network\n"
-        "with 4 hidden units trained from zeros, constant:0.5, normal:0.01 and glorot initialisation.\n\n"
-        "Exit status: 0 no layer is symmetric or frozen; 1 a layer is symmetric or frozen;\n"
-        "2 bad usage or bad input (including a diverging run); 3 internal error.\n";
     po::options_description all;
     all.add(data).add(model).add(init).add(train).add(analysis).add(output);
+    return all;
+}
 
+const char* const intro =
+    "symcheck: finds hidden units that gradient descent can never separate.\n\n"
+    "Usage: symcheck [options]\n\n"
+    "With no options it reproduces the article on the embedded Titanic data: a 2-layer tanh network\n"
+    "with 4 hidden units trained from zeros, constant:0.5, normal:0.01 and glorot initialisation.\n\n"
+    "Exit status: 0 no layer is symmetric or frozen; 1 a layer is symmetric or frozen;\n"
+    "2 bad usage or bad input (including a diverging run); 3 internal error.\n";
+
+// The flags given; stray words are collected (not shown in --help) so they are refused by name, not
+// silently ignored.
+po::variables_map read_flags(int argc, const char* const* argv, const po::options_description& all) {
     po::variables_map vm;
     try {
-        // Stray words are collected (not shown in --help) so they are refused by name, not silently ignored.
         po::options_description parsed_options;
         parsed_options.add(all).add_options()("stray", po::value<std::vector<std::string>>());
         po::positional_options_description stray;
@@ -133,21 +130,10 @@ parsed parse_command_line(int argc, const char* const* argv) {
     if (vm.count("stray"))
         throw input_error("unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
                           "': options start with -- (e.g. --data FILE; see symcheck --help)");
-    parsed result;
-    if (vm.count("help")) {
-        std::ostringstream s;
-        s << intro << all;
-        result.what = parsed::action::help;
-        result.text = s.str();
-        return result;
-    }
-    if (vm.count("version")) {
-        result.what = parsed::action::version;
-        result.text = "symcheck 0.1.0\n";
-        return result;
-    }
+    return vm;
+}
 
-    config& c = result.cfg;
+void read_data(const po::variables_map& vm, config& c) {
     c.data = vm["data"].as<std::string>();
     if (c.data.empty()) throw input_error("--data: must be 'titanic' or a CSV path");
     if (vm.count("label")) c.csv.label = vm["label"].as<std::string>();
@@ -158,13 +144,17 @@ parsed parse_command_line(int argc, const char* const* argv) {
     c.csv.standardize = vm["standardize"].as<bool>();
     if (c.data == "titanic" && (vm.count("label") || vm.count("ignore")))
         throw input_error("--label and --ignore apply to a CSV file, not to the embedded titanic data");
+}
 
+void read_model(const po::variables_map& vm, config& c) {
     std::string hidden = vm["hidden"].as<std::string>();
     c.hidden.clear();
-    if (hidden != "none")
+    if (hidden != "none" && !hidden.empty())  // an empty --hidden has always meant no hidden layer
         for (auto& w : split(hidden, ',')) c.hidden.push_back(parse_count("hidden", w, false));
     c.hidden_activation = parse_activation(vm["activation"].as<std::string>());
+}
 
+void read_initializers(const po::variables_map& vm, config& c) {
     if (vm.count("load") && vm.count("init")) throw input_error("--load and --init exclude each other");
     if (vm.count("load")) {
         c.load_dir = vm["load"].as<std::string>();
@@ -174,11 +164,12 @@ parsed parse_command_line(int argc, const char* const* argv) {
     } else {
         for (const char* spec : default_inits) c.inits.push_back({spec, init_plan::parse(spec)});
     }
+}
 
+void read_training(const po::variables_map& vm, config& c) {
     c.optimizer = vm["optimizer"].as<std::string>();
     c.learning_rate = parse_real("lr", vm["lr"].as<std::string>());
-    if (!std::isfinite(c.learning_rate) || c.learning_rate <= 0)
-        throw input_error("--lr: must be a positive finite number, got " + vm["lr"].as<std::string>());
+    check_learning_rate(c.learning_rate, "--lr", vm["lr"].as<std::string>());
     try {
         make_optimizer(c.optimizer, c.learning_rate);  // the library knows its optimisers; fail before any work
     } catch (const input_error& e) {
@@ -193,17 +184,21 @@ parsed parse_command_line(int argc, const char* const* argv) {
     } catch (...) {
         throw input_error("--seed: '" + seed + "' is too large");
     }
+}
 
+void read_analysis(const po::variables_map& vm, config& c) {
     if (vm.count("tolerance")) {
         double t = parse_real("tolerance", vm["tolerance"].as<std::string>());
-        if (!std::isfinite(t) || t < 0) throw input_error("--tolerance: must be a finite number >= 0");
+        check_relative_tolerance(t, "--tolerance");
         c.tolerance = t;
     }
     c.exact = vm["exact"].as<bool>();
     if (c.exact && c.tolerance) throw input_error("--exact and --tolerance exclude each other");
     c.detect_anomaly = !vm["no-detect-anomaly"].as<bool>();
     c.trace_every = parse_count("trace-every", vm["trace-every"].as<std::string>(), false);
+}
 
+void read_outputs(const po::variables_map& vm, config& c) {
     auto path = [&](const char* flag, std::string& out) {
         if (!vm.count(flag)) return;
         out = vm[flag].as<std::string>();
@@ -216,6 +211,33 @@ parsed parse_command_line(int argc, const char* const* argv) {
     path("save", c.save_dir);
     c.print_weights = parse_count("print-weights", vm["print-weights"].as<std::string>(), true);
     c.quiet = vm["quiet"].as<bool>();
+}
+
+}  // namespace
+
+parsed parse_command_line(int argc, const char* const* argv) {
+    const po::options_description all = describe_options();
+    const po::variables_map vm = read_flags(argc, argv, all);
+    parsed result;
+    if (vm.count("help")) {
+        std::ostringstream s;
+        s << intro << all;
+        result.what = parsed::action::help;
+        result.text = s.str();
+        return result;
+    }
+    if (vm.count("version")) {
+        result.what = parsed::action::version;
+        result.text = std::string("symcheck ") + symcheck_version + "\n";
+        return result;
+    }
+    // In the order --help lists the groups, so the first bad flag reported is the same on every run.
+    read_data(vm, result.cfg);
+    read_model(vm, result.cfg);
+    read_initializers(vm, result.cfg);
+    read_training(vm, result.cfg);
+    read_analysis(vm, result.cfg);
+    read_outputs(vm, result.cfg);
     return result;
 }
 

@@ -11,6 +11,9 @@
 
 namespace symgrad::symcheck {
 
+// CMake's project(VERSION), passed in by apps/symcheck/CMakeLists.txt: --version and the JSON report print it.
+constexpr const char* symcheck_version = SYMGRAD_VERSION;
+
 struct init_run {
     std::string label;  // as the user wrote it, e.g. "constant:0.5"
     init_plan plan;

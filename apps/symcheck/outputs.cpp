@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/report.hpp"
+#include "engine/text.hpp"
+#include "options.hpp"
 #include "svg_plot.hpp"
 
 namespace symgrad::symcheck {
@@ -24,12 +26,6 @@ std::size_t positives(const dataset& d) {
     std::size_t n = 0;
     for (double y : d.Y) n += y == 1.0;
     return n;
-}
-
-std::string shortest(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
 }
 
 std::string widths(const std::vector<std::size_t>& hidden) {
@@ -117,7 +113,7 @@ std::string json_report(const config& cfg, const experiment& ex) {
     using nlohmann::json;
     json j;
     j["tool"] = "symcheck";
-    j["version"] = "0.1.0";
+    j["version"] = symcheck_version;
     j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
                  {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
@@ -194,7 +190,7 @@ std::string figure_svg(const config& cfg, const experiment& ex) {
         width.lines.push_back(std::move(w));
     }
     std::string title = "symcheck: " + ex.data.source + ", hidden " + widths(cfg.hidden) + " " +
-                        to_string(cfg.hidden_activation) + ", " + cfg.optimizer + " lr " + shortest(cfg.learning_rate);
+                        to_string(cfg.hidden_activation) + ", " + cfg.optimizer + " lr " + six_digits(cfg.learning_rate);
     std::vector<plot::panel> panels{cost};
     if (!cfg.hidden.empty()) panels.push_back(width);
     return plot::render_svg(title, panels);

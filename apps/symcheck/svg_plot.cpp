@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "engine/text.hpp"
+
 namespace symgrad::plot {
 
 namespace {
@@ -22,12 +24,11 @@ std::string num(double v) {
     return buf;
 }
 
+// One significant digit in exponent form at the extremes ("1e-04"), printf's %g in between.
 std::string tick_label(double v) {
+    if (!(v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3))) return six_digits(v);
     char buf[32];
-    if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3))
-        std::snprintf(buf, sizeof buf, "%.0e", v);
-    else
-        std::snprintf(buf, sizeof buf, "%g", v);
+    std::snprintf(buf, sizeof buf, "%.0e", v);
     return buf;
 }
 
@@ -123,17 +124,17 @@ std::string render_svg(const std::string& title, const std::vector<panel>& panel
           << ") rotate(-90)\" text-anchor=\"middle\">" << escape(pn.y_label) << "</text>\n";
         for (std::size_t i = 0; i < pn.lines.size(); ++i) {
             const auto& l = pn.lines[i];
-            const char* colour = palette[i % (sizeof palette / sizeof palette[0])];
+            const char* color = palette[i % (sizeof palette / sizeof palette[0])];
             const char* dash = dashes[i % (sizeof dashes / sizeof dashes[0])];
             std::string dash_attr = *dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : std::string();
-            s << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"" << dash_attr << " points=\"";
+            s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\"" << dash_attr << " points=\"";
             for (std::size_t k = 0; k < l.x.size() && k < l.y.size(); ++k)
                 if (std::isfinite(l.x[k]) && std::isfinite(l.y[k])) s << num(X(l.x[k])) << "," << num(Y(l.y[k])) << " ";
             s << "\"><title>" << escape(l.label) << "</title></polyline>\n";
             double ly = top + 10 + double(i) * 20;
             double lx = margin_left + plot_width + 15;
             s << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly) << "\" x2=\"" << num(lx + 24) << "\" y2=\"" << num(ly)
-              << "\" stroke=\"" << colour << "\" stroke-width=\"3\"" << dash_attr << "/><text x=\"" << num(lx + 30) << "\" y=\""
+              << "\" stroke=\"" << color << "\" stroke-width=\"3\"" << dash_attr << "/><text x=\"" << num(lx + 30) << "\" y=\""
               << num(ly + 4) << "\">" << escape(l.label) << "</text>\n";
         }
         s << "</g>\n";
