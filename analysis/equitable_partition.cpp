@@ -47,6 +47,7 @@ struct signed_tensor {
     double tolerance = 0.0;
     std::string name;    // "W1", or "dW1" for its gradient
     double scale = 0.0;  // the largest |element| of the tensor it came from
+    bool gradient = false;
 };
 
 // A layer's parameters and gradients with every unit flipped by its sign (and every neighbour's unit by its).
@@ -76,9 +77,9 @@ int sign_of(const graph& g, const hidden_layer& layer, std::size_t i, const comp
 
 // t(r, c) x row_sign[r] x col_sign[c]; an empty sign vector means all +1.
 signed_tensor flipped(const tensor& t, const std::vector<int>& row_sign, const std::vector<int>& col_sign,
-                      const comparison& how, const std::string& name) {
+                      const comparison& how, const std::string& name, bool gradient) {
     double scale = max_abs(t);
-    signed_tensor s{t, how.exact ? 0.0 : how.relative_tolerance * scale, name, scale};
+    signed_tensor s{t, how.exact ? 0.0 : how.relative_tolerance * scale, name, scale, gradient};
     for (std::size_t r = 0; r < t.shape()[0]; ++r)
         for (std::size_t c = 0; c < t.shape()[1]; ++c)
             s.values(r, c) *= (row_sign.empty() ? 1 : row_sign[r]) * (col_sign.empty() ? 1 : col_sign[c]);
@@ -97,15 +98,15 @@ std::vector<signed_layer> signed_layers(const graph& g, const std::vector<hidden
         for (bool grad : {false, true}) {
             auto of = [&](node n) -> const tensor& { return grad ? g.grad(n) : g.value(n); };
             auto name = [&](node n) { return (grad ? "d" : "") + n.name(); };
-            out[l].incoming.push_back(flipped(of(layer.weights_in), own, signs(next[l].below), how, name(layer.weights_in)));
-            if (layer.bias.valid()) out[l].bias.push_back(flipped(of(layer.bias), own, {}, how, name(layer.bias)));
+            out[l].incoming.push_back(flipped(of(layer.weights_in), own, signs(next[l].below), how, name(layer.weights_in), grad));
+            if (layer.bias.valid()) out[l].bias.push_back(flipped(of(layer.bias), own, {}, how, name(layer.bias), grad));
         }
         for (std::size_t w = 0; w < layer.weights_out.size(); ++w) {
             out[l].outgoing.emplace_back();
             for (bool grad : {false, true}) {
                 node n = layer.weights_out[w];
                 out[l].outgoing.back().push_back(
-                    flipped(grad ? g.grad(n) : g.value(n), signs(next[l].above[w]), own, how, (grad ? "d" : "") + n.name()));
+                    flipped(grad ? g.grad(n) : g.value(n), signs(next[l].above[w]), own, how, (grad ? "d" : "") + n.name(), grad));
             }
         }
     }
@@ -143,7 +144,7 @@ unit_keys keys_of(const signed_layer& s, const neighbours& next, const std::vect
     auto part = [&](int k) { return k == none ? nullptr : &parts[std::size_t(k)]; };
     unit_keys u;
     auto key = [&](tensor t, const signed_tensor& from, unit_slice::axis axis) {
-        u.keys.push_back({std::move(t), from.tolerance, from.name, from.scale});
+        u.keys.push_back({std::move(t), from.tolerance, from.name, from.scale, from.gradient});
         u.axes.push_back(axis);
     };
     for (const auto& b : s.bias) key(b.values, b, unit_slice::axis::row);
@@ -172,14 +173,16 @@ bool refine(std::size_t l, const signed_layer& s, const neighbours& next, std::v
 }
 
 // Largest |key(unit) - key(first unit)| inside each class, relative to the key's tensor's largest |element|.
-void measure_spreads(const signed_layer& s, const neighbours& next, std::vector<layer_partition>& parts, std::size_t l) {
+void spreads_of(const signed_layer& s, const neighbours& next, std::vector<layer_partition>& parts, std::size_t l) {
     unit_keys u = keys_of(s, next, parts);
     layer_partition& p = parts[l];
     p.keys.clear();
+    p.key_is_gradient.clear();
     p.spread.assign(p.classes.size(), std::vector<double>(u.keys.size(), 0.0));
     for (std::size_t k = 0; k < u.keys.size(); ++k) {
         const tensor& t = u.keys[k].values;
         p.keys.push_back(u.keys[k].name);
+        p.key_is_gradient.push_back(u.keys[k].gradient);
         double scale = u.keys[k].scale;
         if (scale == 0.0) continue;
         bool by_row = u.axes[k] == unit_slice::axis::row;
@@ -214,8 +217,22 @@ std::vector<layer_partition> equitable_partition(const graph& g, const std::vect
         split = false;
         for (std::size_t l = 0; l < layers.size(); ++l) split = refine(l, flipped_layers[l], next[l], parts) || split;
     }
-    for (std::size_t l = 0; l < layers.size(); ++l) measure_spreads(flipped_layers[l], next[l], parts, l);
+    for (std::size_t l = 0; l < layers.size(); ++l) spreads_of(flipped_layers[l], next[l], parts, l);
     return parts;
+}
+
+void measure_spreads(const graph& g, const std::vector<hidden_layer>& layers, std::vector<layer_partition>& parts,
+                     const comparison& how) {
+    auto next = neighbours_of(layers);
+    auto flipped_layers = signed_layers(g, layers, next, parts, how);
+    for (std::size_t l = 0; l < layers.size(); ++l) spreads_of(flipped_layers[l], next[l], parts, l);
+}
+
+double layer_partition::value_spread(std::size_t cls) const {
+    double s = 0.0;
+    for (std::size_t k = 0; k < keys.size(); ++k)
+        if (!key_is_gradient[k]) s = std::max(s, spread[cls][k]);
+    return s;
 }
 
 }  // namespace symgrad

@@ -25,7 +25,10 @@ struct layer_partition {
     // over the neighbours' classes) and, per class, each key's largest difference from the class's first
     // unit, relative to the key's tensor's largest |element|.
     std::vector<std::string> keys;
+    std::vector<bool> key_is_gradient;
     std::vector<std::vector<double>> spread;  // [class][key]
+    // The largest spread of the class in any value key (parameters, not gradients).
+    double value_spread(std::size_t cls) const;
 };
 
 // The coarsest partition of every hidden layer's units such that, after flipping each unit by its sign,
@@ -40,5 +43,10 @@ struct layer_partition {
 // mirrored signs are looked for only when `mirrors` is on and the layer's activation is tanh.
 std::vector<layer_partition> equitable_partition(const graph& g, const std::vector<hidden_layer>& layers,
                                                  const comparison& how, bool mirrors = true);
+
+// Measures the spreads of `parts` (as given, signs included) again at g's current values and gradients:
+// what the lookahead tracks while it trains.
+void measure_spreads(const graph& g, const std::vector<hidden_layer>& layers, std::vector<layer_partition>& parts,
+                     const comparison& how);
 
 }  // namespace symgrad

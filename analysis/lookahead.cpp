@@ -1,0 +1,135 @@
+// The lookahead: trains a copy of the state with a clone of the run's optimizer and measures how ties evolve.
+#include "analysis/lookahead.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace symgrad {
+
+namespace {
+
+// Puts every parameter and the step counter back as they were, however the lookahead ends.
+class state_guard {
+public:
+    explicit state_guard(graph& g) : g_(g), params_(g.parameters()), step_(g.step()) {
+        for (node p : params_) saved_.push_back(g.value(p));
+    }
+    ~state_guard() {
+        for (std::size_t i = 0; i < params_.size(); ++i) g_.value(params_[i]) = saved_[i];
+        g_.set_step(step_);
+    }
+    state_guard(const state_guard&) = delete;
+    state_guard& operator=(const state_guard&) = delete;
+
+private:
+    graph& g_;
+    std::vector<node> params_;
+    std::vector<tensor> saved_;
+    long step_;
+};
+
+double max_abs(const tensor& t) {
+    double m = 0.0;
+    for (double v : t) m = std::max(m, std::abs(v));
+    return m;
+}
+
+// Largest difference of the group's W_in rows and biases from its first unit's, relative to each tensor.
+double incoming_spread(const graph& g, const hidden_layer& layer, const std::vector<std::size_t>& units) {
+    double spread = 0.0;
+    auto rows = [&](const tensor& t) {
+        double scale = max_abs(t);
+        if (scale == 0.0) return;
+        for (std::size_t u : units)
+            for (std::size_t e = 0; e < t.shape()[1]; ++e)
+                spread = std::max(spread, std::abs(t(u, e) - t(units[0], e)) / scale);
+    };
+    rows(g.value(layer.weights_in));
+    if (layer.bias.valid()) rows(g.value(layer.bias));
+    return spread;
+}
+
+}  // namespace
+
+class_growth growth_of(const std::vector<double>& spreads) {
+    class_growth c;
+    if (spreads.empty()) return c;
+    c.initial_spread = spreads.front();
+    c.final_spread = spreads.back();
+    for (std::size_t t = 0; t < spreads.size(); ++t) {
+        c.max_spread = std::max(c.max_spread, spreads[t]);
+        if (c.separated_at < 0 && spreads[t] >= distinct_spread) c.separated_at = long(t);
+    }
+    // Least squares of ln(spread) on the step over the second half, where a growth has settled into its rate.
+    double n = 0, st = 0, sy = 0, stt = 0, sty = 0;
+    for (std::size_t t = spreads.size() / 2; t < spreads.size(); ++t) {
+        if (!(spreads[t] > 0.0)) continue;
+        double y = std::log(spreads[t]);
+        n += 1, st += double(t), sy += y, stt += double(t) * double(t), sty += double(t) * y;
+    }
+    double denominator = n * stt - st * st;
+    if (n >= 2 && denominator > 0) c.growth_per_100 = std::exp(100.0 * (n * sty - st * sy) / denominator);
+    bool rising = c.growth_per_100 > 1.1 && c.final_spread > 2.0 * std::max(c.initial_spread, rounding_spread);
+    c.grows = c.separated_at >= 0 || rising;
+    if (c.separated_at >= 0)
+        c.predicted_separation = c.separated_at;
+    else if (rising)
+        c.predicted_separation = long(spreads.size() - 1) +
+                                 long(std::ceil(100.0 * std::log(distinct_spread / c.final_spread) / std::log(c.growth_per_100)));
+    return c;
+}
+
+lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_layer>& layers,
+                               const std::vector<layer_partition>& parts,
+                               const std::vector<std::vector<std::vector<std::size_t>>>& groups, const optimizer& opt,
+                               std::size_t steps, const comparison& how) {
+    lookahead_result result;
+    result.ran = true;
+    result.steps = steps;
+    result.optimizer = opt.name();
+    std::vector<layer_partition> tracked = parts;
+    // spreads[l][c] and group spreads over steps 0..N
+    std::vector<std::vector<std::vector<double>>> spreads(layers.size()), incoming(layers.size());
+    auto record = [&]() {
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            spreads[l].resize(parts[l].classes.size());
+            for (std::size_t c = 0; c < parts[l].classes.size(); ++c)
+                if (parts[l].classes[c].size() > 1) spreads[l][c].push_back(tracked[l].value_spread(c));
+            incoming[l].resize(groups[l].size());
+            for (std::size_t k = 0; k < groups[l].size(); ++k)
+                incoming[l][k].push_back(incoming_spread(g, layers[l], groups[l][k]));
+        }
+    };
+    {
+        state_guard guard(g);
+        auto copy = opt.clone();
+        const std::vector<node> params = g.parameters();
+        record();
+        for (std::size_t t = 1; t <= steps; ++t) {
+            g.set_step(long(t));
+            g.forward();
+            g.backward(loss);
+            copy->step(g, params);
+            measure_spreads(g, layers, tracked, how);
+            record();
+        }
+    }
+    double tolerance = how.exact ? 0.0 : how.relative_tolerance;
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        result.layers.emplace_back();
+        for (std::size_t c = 0; c < parts[l].classes.size(); ++c) {
+            if (parts[l].classes[c].size() < 2) continue;
+            result.layers[l].classes.push_back(growth_of(spreads[l][c]));
+            result.layers[l].classes.back().cls = c;
+        }
+        for (std::size_t k = 0; k < groups[l].size(); ++k) {
+            group_separation s{groups[l][k], -1};
+            for (std::size_t t = 0; t < incoming[l][k].size() && s.separated_at < 0; ++t)
+                if (incoming[l][k][t] > tolerance) s.separated_at = long(t);
+            result.layers[l].groups.push_back(s);
+        }
+    }
+    return result;
+}
+
+}  // namespace symgrad
