@@ -51,6 +51,22 @@ double incoming_spread(const graph& g, const hidden_layer& layer, const std::vec
 
 }  // namespace
 
+namespace {
+
+// Least-squares slope of ln(spread) over steps [from, to) where the spread is positive; 0 with < 2 points.
+double log_slope(const std::vector<double>& spreads, std::size_t from, std::size_t to) {
+    double n = 0, st = 0, sy = 0, stt = 0, sty = 0;
+    for (std::size_t t = from; t < to; ++t) {
+        if (!(spreads[t] > 0.0)) continue;
+        double y = std::log(spreads[t]);
+        n += 1, st += double(t), sy += y, stt += double(t) * double(t), sty += double(t) * y;
+    }
+    double denominator = n * stt - st * st;
+    return n >= 2 && denominator > 0 ? (n * sty - st * sy) / denominator : 0.0;
+}
+
+}  // namespace
+
 class_growth growth_of(const std::vector<double>& spreads) {
     class_growth c;
     if (spreads.empty()) return c;
@@ -60,22 +76,19 @@ class_growth growth_of(const std::vector<double>& spreads) {
         c.max_spread = std::max(c.max_spread, spreads[t]);
         if (c.separated_at < 0 && spreads[t] >= distinct_spread) c.separated_at = long(t);
     }
-    // Least squares of ln(spread) on the step over the second half, where a growth has settled into its rate.
-    double n = 0, st = 0, sy = 0, stt = 0, sty = 0;
-    for (std::size_t t = spreads.size() / 2; t < spreads.size(); ++t) {
-        if (!(spreads[t] > 0.0)) continue;
-        double y = std::log(spreads[t]);
-        n += 1, st += double(t), sy += y, stt += double(t) * double(t), sty += double(t) * y;
-    }
-    double denominator = n * stt - st * st;
-    if (n >= 2 && denominator > 0) c.growth_per_100 = std::exp(100.0 * (n * sty - st * sy) / denominator);
-    bool rising = c.growth_per_100 > 1.1 && c.final_spread > 2.0 * std::max(c.initial_spread, rounding_spread);
-    c.grows = c.separated_at >= 0 || rising;
+    // The rate over the second half, where a growth has settled; and whether the last quarter keeps it up
+    // (under gradient descent a small difference often grows early and then stops, which must not be
+    // extrapolated).
+    std::size_t n = spreads.size();
+    double rate = log_slope(spreads, n / 2, n);
+    c.growth_per_100 = std::exp(100.0 * rate);
+    c.grows = c.separated_at >= 0 ||
+              (c.growth_per_100 > 1.1 && c.final_spread > 2.0 * std::max(c.initial_spread, rounding_spread));
+    c.steady = c.grows && log_slope(spreads, 3 * n / 4, n) >= 0.9 * log_slope(spreads, n / 2, 3 * n / 4);
     if (c.separated_at >= 0)
         c.predicted_separation = c.separated_at;
-    else if (rising)
-        c.predicted_separation = long(spreads.size() - 1) +
-                                 long(std::ceil(100.0 * std::log(distinct_spread / c.final_spread) / std::log(c.growth_per_100)));
+    else if (c.grows && c.steady)
+        c.predicted_separation = long(n - 1) + long(std::ceil(std::log(distinct_spread / c.final_spread) / rate));
     return c;
 }
 

@@ -23,8 +23,9 @@ struct class_growth {
     double max_spread = 0.0;
     double growth_per_100 = 1.0;     // factor per 100 steps, fitted log-linearly over the second half of the run
     long separated_at = -1;          // first step with spread >= distinct_spread (measured), else -1
-    long predicted_separation = -1;  // extrapolated step at which it reaches distinct_spread, -1: no growth
+    long predicted_separation = -1;  // measured, or extrapolated when the growth is steady; -1: none
     bool grows = false;              // separated, or growth_per_100 > 1.1 and final > 2 max(initial, rounding)
+    bool steady = false;             // the last quarter's growth rate is at least 0.9 of the third quarter's
 };
 
 // One group of units that share their incoming weights and bias now: the first step at which their W_in

@@ -73,13 +73,17 @@ std::string unit_words(const reason& r) {
         case reason_code::ties_hold_measured:
             return "Measured: " + lookahead_words(r) + " kept the tied units within rounding (no growth), so this "
                    "arithmetic keeps the ties too.";
-        case reason_code::ties_fragile:
-            return "Measured: " + lookahead_words(r) + ", " + std::to_string(r.classes) +
-                   plural(r.classes, " tied class", " tied classes") + " (e.g. units " + unit_list(r.example_units) +
-                   ") drift apart, the spread growing by a factor of " + number(r.growth) + " per 100 steps: rounding, "
-                   "amplified by training, makes them distinct (spread 1e-6) " +
-                   (r.iteration >= 0 && std::size_t(r.iteration) <= r.steps ? "at iteration " : "at about iteration ") +
-                   std::to_string(r.iteration) + ". Until then they act as one unit.";
+        case reason_code::ties_fragile: {
+            std::string s = "Measured: " + lookahead_words(r) + ", " + std::to_string(r.classes) +
+                            plural(r.classes, " tied class", " tied classes") + " (e.g. units " +
+                            unit_list(r.example_units) + ") drift apart, the spread (an initial difference or rounding, "
+                            "amplified by training) growing by a factor of " + number(r.growth) + " per 100 steps";
+            if (r.iteration < 0)
+                return s + ", but ever more slowly: no separation is predicted; a longer lookahead shows more.";
+            bool seen = std::size_t(r.iteration) <= r.steps;
+            return s + ": they become distinct (spread 1e-6) " + (seen ? "at iteration " : "at about iteration ") +
+                   std::to_string(r.iteration) + (seen ? "" : " (extrapolated)") + ". Until then they act as one unit.";
+        }
         case reason_code::mirrored_units:
             return std::to_string(r.classes) + plural(r.classes, " class holds", " classes hold") + " a tanh unit and its "
                    "mirror (w, b, v) -> (-w, -b, -v) (e.g. units " + unit_list(r.example_units) + "): together they "

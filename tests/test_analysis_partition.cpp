@@ -10,6 +10,7 @@
 #include "analysis/symmetry.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
+#include "analysis_networks.hpp"
 
 using namespace symgrad;
 
@@ -17,31 +18,7 @@ namespace {
 
 using classes_t = std::vector<std::vector<std::size_t>>;
 
-// Standard normal features, labels x0 + x1/2 > 0 (fixed seed).
-void feed_data(mlp& net, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal(0.0, 1.0);
-    tensor x = tensor::from_shape({net.X.shape().rows, net.X.shape().cols});
-    for (auto& v : x) v = normal(rng);
-    tensor y = tensor::from_shape({1, net.Y.shape().cols});
-    for (std::size_t j = 0; j < y.size(); ++j) y.data()[j] = x(0, j) + 0.5 * x(1, j) > 0 ? 1.0 : 0.0;
-    net.g.feed(net.X, x);
-    net.g.feed(net.Y, y);
-}
-
-void fill_normal(tensor& t, double std, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal(0.0, std);
-    for (auto& v : t) v = normal(rng);
-}
-
-mlp random_mlp(std::vector<std::size_t> hidden, activation act, std::uint64_t seed = 3) {
-    mlp net = build_mlp({4, std::move(hidden), act}, 80);
-    feed_data(net, seed);
-    for (std::size_t l = 0; l < net.W.size(); ++l) fill_normal(net.g.value(net.W[l]), 0.5, seed + 10 * l + 1);
-    for (std::size_t l = 0; l < net.b.size(); ++l) fill_normal(net.g.value(net.b[l]), 0.1, seed + 10 * l + 2);
-    return net;
-}
+using namespace symgrad::testing;
 
 // Issue 10, category 3: layer 1's rows all equal; W2 a circulant (rows differ, equal row and column
 // sums); W3's entries equal. Every layer-2 unit computes the same function, every layer-1 unit gets the
@@ -71,14 +48,6 @@ double row_spread(const tensor& t, const std::vector<std::size_t>& cls, const st
     return scale == 0.0 ? 0.0 : spread / scale;
 }
 
-void train_steps(mlp& net, const std::string& optimizer, double lr, std::size_t steps) {
-    auto opt = make_optimizer(optimizer, lr);
-    train_options options;
-    options.iterations = steps;
-    train(net.g, net.loss, *opt, options);
-    net.g.forward();
-}
-
 }  // namespace
 
 TEST_CASE("rows that differ but sum alike over a class form one class, and training keeps both layers at width 1",
@@ -94,7 +63,7 @@ TEST_CASE("rows that differ but sum alike over a class form one class, and train
 
     // Ground truth: 3,000 steps later layer 1's units are still identical, and layer 2's W2 rows still
     // differ while their sums stay equal, so its units still compute one function.
-    train_steps(net, optimizer, optimizer == "gd" ? 0.5 : 0.01, 3000);
+    train_steps(net, optimizer, 3000);
     const std::vector<std::size_t> all{0, 1, 2, 3};
     const std::vector<int> plus(4, 1);
     CHECK(row_spread(net.g.value(net.W[0]), all, plus) < 1e-9);
@@ -125,7 +94,7 @@ TEST_CASE("a tanh unit and its mirror share a class with opposite signs, and tra
     auto parts = equitable_partition(net.g, find_hidden_layers(net.g), comparison{});
     CHECK(parts.at(0).sign[0] == -parts.at(0).sign[1]);
 
-    train_steps(net, optimizer, optimizer == "gd" ? 0.5 : 0.01, 3000);
+    train_steps(net, optimizer, 3000);
     const std::vector<int> mirrored{1, -1};
     CHECK(row_spread(net.g.value(net.W[0]), {0, 1}, mirrored) < 1e-9);
     CHECK(row_spread(net.g.value(net.b[0]), {0, 1}, mirrored) < 1e-9);
@@ -144,7 +113,7 @@ TEST_CASE("a sigmoid unit and its mirror are not merged: training moves their ou
     CHECK(r.layers.at(0).effective_width == 3);
 
     // v0 + v1 changes by -lr * (output bias gradient) each step (docs/diagnosis.md), so the mirror breaks.
-    train_steps(net, "gd", 0.5, 2000);
+    train_steps(net, "gd", 2000);
     const tensor& W2 = net.g.value(net.W[1]);
     CHECK(std::abs(W2(0, 0) + W2(0, 1)) > 1e-3);
 }
