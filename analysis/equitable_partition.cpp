@@ -218,6 +218,13 @@ std::vector<layer_partition> equitable_partition(const graph& g, const std::vect
         for (std::size_t l = 0; l < layers.size(); ++l) split = refine(l, flipped_layers[l], next[l], parts) || split;
     }
     for (std::size_t l = 0; l < layers.size(); ++l) spreads_of(flipped_layers[l], next[l], parts, l);
+    // Signs relative to each class's first unit: flipping a whole class changes no spread, and -1 then
+    // marks exactly the mirrors.
+    for (auto& p : parts)
+        for (const auto& c : p.classes) {
+            int first = p.sign[c[0]];
+            for (std::size_t u : c) p.sign[u] *= first;
+        }
     return parts;
 }
 

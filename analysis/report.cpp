@@ -247,6 +247,13 @@ void layer_text(std::ostream& out, const layer_report& l) {
     else
         classes_text(out, l);
     for (const auto& t : l.transient_groups) out << "  transient group: " << unit_list(t) << "\n";
+    std::vector<std::size_t> mirrored;
+    for (std::size_t u = 0; u < l.signs.size(); ++u)
+        if (l.signs[u] < 0) mirrored.push_back(u);
+    if (!mirrored.empty()) out << "  mirrored (sign -1 in their class): " << unit_list(mirrored) << "\n";
+    if (!l.inactive_units.empty())
+        out << "  dead or saturated on every sample: " << unit_list(l.inactive_units) << "\n";
+    if (!l.frozen_units.empty()) out << "  proved frozen: " << unit_list(l.frozen_units) << "\n";
     out << "  moving: " << join(l.moving_parameters, "none of " + join(l.parameters)) << "\n";
     out << "  why: " << to_words(l.why) << "\n";
     out << "  fix: " << to_words(l.fix) << "\n";
@@ -272,6 +279,11 @@ std::string to_text(const symmetry_report& report) {
         out << "comparison: exact (bit for bit)\n";
     else
         out << "comparison: within " << report.relative_tolerance << " of each tensor's largest |element|\n";
+    if (report.lookahead_ran)
+        out << "lookahead: a copy trained " << report.lookahead_steps << " steps with " << report.lookahead_optimizer
+            << " (claims marked Measured)\n";
+    else
+        out << "lookahead: none (ties are proved in exact arithmetic only)\n";
     for (const auto& l : report.layers) layer_text(out, l);
     out << "\nparameters moving: " << join(report.moving_parameters) << "\n";
     out << "parameters not moving: " << join(report.still_parameters) << "\n";
@@ -280,6 +292,64 @@ std::string to_text(const symmetry_report& report) {
     for (const auto& n : report.notes) out << "note: " << n << "\n";
     return out.str();
 }
+
+namespace {
+
+// Whether a reason states what holds for ever (proved, in exact arithmetic with the optimizer's state as
+// given), what the lookahead saw (measured), or a fact of the current state only (observed).
+const char* basis(const reason& r) {
+    switch (r.code) {
+        case reason_code::frozen_outgoing_zero:
+        case reason_code::frozen_dead_relu:
+        case reason_code::gradients_stay_zero:
+        case reason_code::units_form_classes:
+        case reason_code::frozen_units_proved:
+        case reason_code::starved_units:
+        case reason_code::mirrored_units:
+        case reason_code::no_hidden_layers: return "proved";
+        case reason_code::dead_units:
+        case reason_code::saturated_units: return r.frozen_units == r.units ? "proved" : "observed";
+        case reason_code::ties_hold_measured:
+        case reason_code::ties_fragile:
+        case reason_code::transient_confirmed:
+        case reason_code::incoming_tie_persists: return "measured";
+        default: return "observed";
+    }
+}
+
+nlohmann::json claims(const std::vector<reason>& why) {
+    nlohmann::json c = nlohmann::json::array();
+    for (const auto& r : why) c.push_back({{"claim", words(r)}, {"basis", basis(r)}});
+    return c;
+}
+
+// Per class of two or more units: its members, signs, each key's spread, and what the lookahead saw.
+nlohmann::json certificate(const layer_report& l) {
+    using nlohmann::json;
+    json classes = json::array();
+    for (std::size_t c = 0; c < l.classes.size(); ++c) {
+        if (l.classes[c].size() < 2) continue;
+        json spread = json::object(), signs = json::array();
+        for (std::size_t k = 0; k < l.class_keys.size(); ++k) spread[l.class_keys[k]] = l.class_spreads[c][k];
+        for (std::size_t u : l.classes[c]) signs.push_back(l.signs[u]);
+        json entry = {{"units", l.classes[c]}, {"signs", signs}, {"spread", spread}};
+        for (const auto& g : l.lookahead.classes) {
+            if (g.cls != c) continue;
+            entry["lookahead"] = {{"initial_spread", g.initial_spread}, {"final_spread", g.final_spread},
+                                  {"max_spread", g.max_spread},         {"growth_per_100_steps", g.growth_per_100},
+                                  {"grows", g.grows},                   {"steady", g.steady},
+                                  {"separated_at", g.separated_at},     {"predicted_separation", g.predicted_separation}};
+        }
+        classes.push_back(entry);
+    }
+    json groups = json::array();
+    for (const auto& g : l.lookahead.groups) groups.push_back({{"units", g.units}, {"separated_at", g.separated_at}});
+    return {{"keys", l.class_keys}, {"tied_classes", classes}, {"transient_separations", groups},
+            {"signs", l.signs}, {"max_derivative", l.max_derivative}, {"inactive_units", l.inactive_units},
+            {"frozen_units", l.frozen_units}, {"claims", claims(l.why)}};
+}
+
+}  // namespace
 
 nlohmann::json to_json_value(const symmetry_report& report) {
     using nlohmann::json;
@@ -298,7 +368,8 @@ nlohmann::json to_json_value(const symmetry_report& report) {
                           {"output_zero", l.output_zero},
                           {"class_spread", l.class_spread},
                           {"explanation", to_words(l.why)},
-                          {"fix", to_words(l.fix)}});
+                          {"fix", to_words(l.fix)},
+                          {"certificate", certificate(l)}});
     }
     return {{"verdict", to_string(report.verdict)},
             {"explanation", to_words(report.why)},
@@ -307,6 +378,10 @@ nlohmann::json to_json_value(const symmetry_report& report) {
             {"still_parameters", report.still_parameters},
             {"notes", report.notes},
             {"tolerance", {{"relative", report.relative_tolerance}, {"exact", report.exact}}},
+            {"lookahead", {{"ran", report.lookahead_ran}, {"steps", report.lookahead_steps},
+                           {"optimizer", report.lookahead_optimizer}, {"distinct_spread", distinct_spread},
+                           {"rounding_spread", rounding_spread}}},
+            {"claims", claims(report.why)},
             {"layers", layers}};
 }
 

@@ -162,10 +162,16 @@ void look_ahead(graph& g, node loss, const std::vector<hidden_layer>& layers, co
     if (!options.lookahead_optimizer || options.lookahead_steps == 0) return;
     std::vector<std::vector<std::vector<std::size_t>>> groups;
     for (const auto& l : report.layers) groups.push_back(l.transient_groups);
-    lookahead_result ahead = run_lookahead(g, loss, layers, parts, groups, *options.lookahead_optimizer,
-                                           options.lookahead_steps, {options.relative_tolerance, options.exact});
+    lookahead_result ahead;
+    try {
+        ahead = run_lookahead(g, loss, layers, parts, groups, *options.lookahead_optimizer, options.lookahead_steps,
+                              {options.relative_tolerance, options.exact});
+    } catch (const anomaly_error& e) {  // the copy diverged: no measurement, the proved claims stand alone
+        report.notes.push_back(std::string("the lookahead stopped: ") + e.what());
+    }
     g.forward();
     g.backward(loss);
+    if (!ahead.ran) return;
     report.lookahead_ran = true;
     report.lookahead_steps = ahead.steps;
     report.lookahead_optimizer = ahead.optimizer;
