@@ -65,6 +65,13 @@ double log_slope(const std::vector<double>& spreads, std::size_t from, std::size
     return n >= 2 && denominator > 0 ? (n * sty - st * sy) / denominator : 0.0;
 }
 
+// The share of steps in [from, to) with a positive spread.
+double positive_share(const std::vector<double>& spreads, std::size_t from, std::size_t to) {
+    std::size_t k = 0;
+    for (std::size_t t = from; t < to; ++t) k += spreads[t] > 0.0;
+    return to > from ? double(k) / double(to - from) : 0.0;
+}
+
 }  // namespace
 
 class_growth growth_of(const std::vector<double>& spreads) {
@@ -79,11 +86,15 @@ class_growth growth_of(const std::vector<double>& spreads) {
     // The rate over the second half, where a growth has settled; and whether the last quarter keeps it up
     // (under gradient descent a small difference often grows early and then stops, which must not be
     // extrapolated).
-    std::size_t n = spreads.size();
+    const std::size_t n = spreads.size();
     double rate = log_slope(spreads, n / 2, n);
     c.growth_per_100 = std::exp(100.0 * rate);
-    c.grows = c.separated_at >= 0 ||
-              (c.growth_per_100 > 1.1 && c.final_spread > 2.0 * std::max(c.initial_spread, rounding_spread));
+    // Above rounding a modest rate is growth; at the rounding level (an exact tie that the arithmetic
+    // breaks) only a strong trend over the second half counts, which rounding noise alone does not make.
+    bool above_rounding = c.growth_per_100 > 1.1 && c.final_spread > 2.0 * std::max(c.initial_spread, rounding_spread);
+    bool from_rounding = c.growth_per_100 > 2.0 && c.final_spread > 2.0 * c.initial_spread &&
+                         positive_share(spreads, n / 2, n) >= 0.5;
+    c.grows = c.separated_at >= 0 || above_rounding || from_rounding;
     c.steady = c.grows && log_slope(spreads, 3 * n / 4, n) >= 0.9 * log_slope(spreads, n / 2, 3 * n / 4);
     if (c.separated_at >= 0)
         c.predicted_separation = c.separated_at;

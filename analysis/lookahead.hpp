@@ -24,7 +24,9 @@ struct class_growth {
     double growth_per_100 = 1.0;     // factor per 100 steps, fitted log-linearly over the second half of the run
     long separated_at = -1;          // first step with spread >= distinct_spread (measured), else -1
     long predicted_separation = -1;  // measured, or extrapolated when the growth is steady; -1: none
-    bool grows = false;              // separated, or growth_per_100 > 1.1 and final > 2 max(initial, rounding)
+    // Separated; or growth_per_100 > 1.1 and final > 2 max(initial, rounding_spread); or, at the rounding
+    // level, growth_per_100 > 2 with final > 2 initial and a positive spread on at least half the second half.
+    bool grows = false;
     bool steady = false;             // the last quarter's growth rate is at least 0.9 of the third quarter's
 };
 

@@ -71,8 +71,9 @@ std::string unit_words(const reason& r) {
         case reason_code::inactive_not_proved:
             return "The other " + n + " only now: their input or their derivative can still change, so they may come back.";
         case reason_code::ties_hold_measured:
-            return "Measured: " + lookahead_words(r) + " kept the tied units within rounding (no growth), so this "
-                   "arithmetic keeps the ties too.";
+            return "Measured: " + lookahead_words(r) + " kept " + std::to_string(r.classes) +
+                   plural(r.classes, " tied class", " tied classes") + " within rounding (no growth), so this arithmetic "
+                   "keeps " + plural(r.classes, "that tie", "those ties") + " too.";
         case reason_code::ties_fragile: {
             std::string s = "Measured: " + lookahead_words(r) + ", " + std::to_string(r.classes) +
                             plural(r.classes, " tied class", " tied classes") + " (e.g. units " +

@@ -150,6 +150,7 @@ layer_facts facts_of(const graph& g, const hidden_layer& layer, const layer_repo
     for (const auto& c : r.classes) {
         if (c.size() < 2 || std::find(r.inactive_units.begin(), r.inactive_units.end(), c[0]) != r.inactive_units.end()) continue;
         if (f.first_tie.empty()) f.first_tie = c;
+        ++f.tied_classes;
         f.mirrored_classes += std::any_of(c.begin(), c.end(), [&](std::size_t u) { return r.signs[u] != r.signs[c[0]]; });
     }
     lookahead_facts(r, report, f);

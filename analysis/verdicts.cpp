@@ -153,12 +153,12 @@ std::size_t active_units(const layer_facts& f) { return f.units - f.inactive_uni
 
 // Ties: symmetric when some tie holds (proved; measured when the lookahead ran), fragile when all grow.
 decision tied(const layer_facts& f) {
-    std::size_t ties = active_units(f) - f.effective_width;  // units beyond one per class
-    bool all_grow = f.lookahead_ran && f.fragile_classes > 0 && f.fragile_classes >= ties;
+    std::size_t ties = std::max<std::size_t>(f.tied_classes, 1);  // facts built by hand may leave the count out
+    bool all_grow = f.lookahead_ran && f.fragile_classes >= ties;
     decision d = symmetric(f);
     if (f.lookahead_ran && !all_grow) {
         reason m = measured(reason_code::ties_hold_measured, f);
-        m.classes = f.effective_width;
+        m.classes = ties - f.fragile_classes;
         d.why.push_back(m);
     }
     if (f.fragile_classes > 0) {

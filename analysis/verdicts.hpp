@@ -32,7 +32,7 @@ enum class reason_code {
     output_zero_note,        // -: the output is 0 on every sample (not frozen)
     frozen_units_proved,     // units, activation_kind: every unit proved frozen by the unit rule
     starved_units,           // units: frozen units that are alive but get no gradient (everything above frozen)
-    ties_hold_measured,      // classes, steps, optimizer: the lookahead saw no growth beyond rounding
+    ties_hold_measured,      // classes, steps, optimizer: tied classes the lookahead saw not grow beyond rounding
     ties_fragile,            // classes, steps, optimizer, growth, iteration, example_units: ties that grow
     mirrored_units,          // classes, example_units: classes holding a unit and its mirror (tanh)
     dead_units,              // units, frozen_units, example_units: relu units at Z <= 0 on every sample
@@ -102,6 +102,7 @@ struct layer_facts {
     // Issue 10: units and ties (analysis/unit_activity, analysis/lookahead).
     std::vector<std::size_t> inactive_units;  // derivative below rounding on every sample (dead, saturated)
     std::vector<std::size_t> frozen_units;    // proved never to move
+    std::size_t tied_classes = 0;             // classes of two or more active units
     std::size_t mirrored_classes = 0;         // tied classes holding units of both signs
     std::vector<std::size_t> first_tie;       // the units of the first class of two or more active units
     bool lookahead_ran = false;

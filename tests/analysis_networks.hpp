@@ -75,4 +75,21 @@ inline double unit_spread(const mlp& net, std::size_t l, std::size_t i, std::siz
     return spread;
 }
 
+// Trains `steps` steps and returns the largest spread of any of `pairs` (i, j of hidden layer 0) seen at
+// every 10th step and at the end: when units became distinct, not only where they ended.
+inline double max_spread_while_training(mlp& net, const std::string& optimizer, std::size_t steps,
+                                        const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
+    auto opt = make_optimizer(optimizer, learning_rate(optimizer));
+    const auto params = net.g.parameters();
+    double spread = 0.0;
+    for (std::size_t t = 1; t <= steps; ++t) {
+        net.g.forward();
+        net.g.backward(net.loss);
+        opt->step(net.g, params);
+        if (t % 10 == 0 || t == steps)
+            for (auto [i, j] : pairs) spread = std::max(spread, unit_spread(net, 0, i, j));
+    }
+    return spread;
+}
+
 }  // namespace symgrad::testing
