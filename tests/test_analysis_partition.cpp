@@ -93,6 +93,11 @@ TEST_CASE("a tanh unit and its mirror share a class with opposite signs, and tra
     CHECK(r.layers.at(0).effective_width == 2);
     auto parts = equitable_partition(net.g, find_hidden_layers(net.g), comparison{});
     CHECK(parts.at(0).sign[0] == -parts.at(0).sign[1]);
+    CHECK(r.layers[0].verdict == symmetry_verdict::symmetric);
+    REQUIRE(r.layers[0].fix.size() == 1);
+    CHECK(r.layers[0].fix[0].code == reason_code::redraw_mirrored_units);
+    CHECK(std::any_of(r.layers[0].why.begin(), r.layers[0].why.end(),
+                      [](const reason& w) { return w.code == reason_code::mirrored_units; }));
 
     train_steps(net, optimizer, 3000);
     const std::vector<int> mirrored{1, -1};
