@@ -42,7 +42,7 @@ bool width_always(const layer_fate& f, std::size_t width) {
 
 // --- the trainer itself ------------------------------------------------------------------------------------
 
-TEST_CASE("the hand pass's gradients match central differences of its own cost", "[truth][trainer]") {
+TEST_CASE("ground truth: the hand pass's gradients match central differences of its own cost", "[truth][trainer]") {
     adversarial_case c = near_tie(0.3);  // a generic random tanh network
     c.start.layers[0].b = normal_tensor(4, 1, 0.3, 99);
     pass_result r = forward_backward(c.start, c.X, c.Y);
@@ -71,7 +71,7 @@ TEST_CASE("the hand pass's gradients match central differences of its own cost",
 // (mirrored_tanh_pair) or the engine's rounding breaks a copy (net2net_widened under Adam: 1.7e-8 after
 // 1000 steps) the difference grows like any perturbation (up to 1e-7 to 1 after 5000 steps): that is the
 // issue's point, not a disagreement, so those are not compared here.
-TEST_CASE("the hand trainer and symgrad's engine train the same weights to the same values", "[truth][trainer]") {
+TEST_CASE("ground truth: the hand trainer and symgrad's engine train the same weights to the same values", "[truth][trainer]") {
     for (const auto& c : {small_random_init(), dead_relu_units(), copied_unit(), equitable_tie(),
                           dead_pair_sharing_weights(), saturated_tanh_layer()})
         for (const char* opt : optimizers) {
@@ -93,7 +93,7 @@ TEST_CASE("the hand trainer and symgrad's engine train the same weights to the s
 // --- the issue's categories, each with its fate from training --------------------------------------------
 
 // Measured (5000 steps, every optimiser, both arithmetics): moved = {b3}; layer 2 g' = 0 everywhere.
-TEST_CASE("a dead relu layer above a frozen one: only the output bias ever moves", "[truth][fate]") {
+TEST_CASE("ground truth: a dead relu layer above a frozen one: only the output bias ever moves", "[truth][fate]") {
     adversarial_case c = dead_layer_above_frozen();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -106,7 +106,7 @@ TEST_CASE("a dead relu layer above a frozen one: only the output bias ever moves
 }
 
 // Measured: units 2, 3 never move and g' = 0 at every step; their outgoing weights stay 0.7 and -0.3.
-TEST_CASE("two dead relu units sharing weights never move, whatever their outgoing weights", "[truth][fate]") {
+TEST_CASE("ground truth: two dead relu units sharing weights never move, whatever their outgoing weights", "[truth][fate]") {
     adversarial_case c = dead_pair_sharing_weights();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -126,7 +126,7 @@ TEST_CASE("two dead relu units sharing weights never move, whatever their outgoi
 
 // Measured on linear labels (5000 steps): the largest spread of activations and dZ within a layer is
 // 1.1e-15 (gd), 9.3e-16 (momentum), 1.2e-14 (adam); rows of W2 differ by 0.8 all along.
-TEST_CASE("an equitable tie (rows differ, sums agree) keeps each layer one unit for ever", "[truth][fate]") {
+TEST_CASE("ground truth: an equitable tie (rows differ, sums agree) keeps each layer one unit for ever", "[truth][fate]") {
     adversarial_case c = equitable_tie();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 5000);
@@ -143,7 +143,7 @@ TEST_CASE("an equitable tie (rows differ, sums agree) keeps each layer one unit 
 // Measured on nonlinear labels, where more units help: rounding (sums of a Latin square's rows in
 // different orders, 1e-16) grows until the units separate beyond 1e-6: hand gd at 1805-1975, momentum
 // 1978-2172, Adam 428-1856 (the engine: gd 1740-1833, Adam 481-2300). Exact algebra, fragile arithmetic.
-TEST_CASE("the same equitable tie on a problem that needs more units is broken by rounding", "[truth][fate]") {
+TEST_CASE("ground truth: the same equitable tie on a problem that needs more units is broken by rounding", "[truth][fate]") {
     adversarial_case c = equitable_tie(label_rule::nonlinear);
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -159,7 +159,7 @@ TEST_CASE("the same equitable tie on a problem that needs more units is broken b
 // Measured, units differing by 1e-12 relative, 5000 steps. Linear labels: largest spread 1.9e-11 (gd),
 // 1.6e-11 (momentum), 6.3e-12 (adam), never separated. Nonlinear labels: separated beyond 1e-6 at 3712
 // (gd), 4799 (momentum), 1443 (adam), in both arithmetics; Adam first.
-TEST_CASE("a near tie stays within 1e-10 where the tie is stable and separates where it is not", "[truth][fate]") {
+TEST_CASE("ground truth: a near tie stays within 1e-10 where the tie is stable and separates where it is not", "[truth][fate]") {
     adversarial_case stable = near_tie(1e-12, label_rule::linear);
     for (const char* opt : optimizers) {
         fate f = hand_fate(stable, opt, 5000);
@@ -180,7 +180,7 @@ TEST_CASE("a near tie stays within 1e-10 where the tie is stable and separates w
 
 // Measured: the spread of (w, b, v) against (-w, -b, -v) is exactly 0 at every step (hand and engine,
 // every optimiser): tanh is odd, the sums negate exactly and Adam's moments negate with them.
-TEST_CASE("a tanh unit and its mirror stay exactly mirrored and count once", "[truth][fate]") {
+TEST_CASE("ground truth: a tanh unit and its mirror stay exactly mirrored and count once", "[truth][fate]") {
     adversarial_case c = mirrored_tanh_pair();
     for (const char* opt : optimizers)
         for (trainer_kind kind : {trainer_kind::hand, trainer_kind::engine}) {
@@ -199,7 +199,7 @@ TEST_CASE("a tanh unit and its mirror stay exactly mirrored and count once", "[t
 // does not stay mirrored: dv_0 + dv_1 = sum(dZ_out) = db_out, so each step moves v_0 + v_1 by -lr db_out,
 // and from then on the incoming gradients differ. Measured: separated beyond 1e-6 at step 1 (gd,
 // momentum) or 2 (adam); largest spread 0.86 (gd), 1.33 (adam).
-TEST_CASE("a sigmoid mirrored pair is one unit plus a bias shift now, but training unmirrors it", "[truth][fate]") {
+TEST_CASE("ground truth: a sigmoid mirrored pair is one unit plus a bias shift now, but training unmirrors it", "[truth][fate]") {
     adversarial_case c = mirrored_sigmoid_pair();
     pass_result r = forward_backward(c.start, c.X, c.Y);
     network_state one = train(c.start, c.X, c.Y, settings_for("gd", 1), trainer_kind::hand);
@@ -220,7 +220,7 @@ TEST_CASE("a sigmoid mirrored pair is one unit plus a bias shift now, but traini
 }
 
 // Measured: units 6, 7 have g' = 0 on every sample at every step and never move; width 6 throughout.
-TEST_CASE("relu units dead on every sample never move and leave a real width of 6 of 8", "[truth][fate]") {
+TEST_CASE("ground truth: relu units dead on every sample never move and leave a real width of 6 of 8", "[truth][fate]") {
     adversarial_case c = dead_relu_units();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -236,7 +236,7 @@ TEST_CASE("relu units dead on every sample never move and leave a real width of 
 
 // Measured: tanh' = 0 exactly on every sample and step, W1 b1 never move, the cost goes from 1.03 to the
 // labels' entropy (0.689 here) and no lower: the output learns the base rate only.
-TEST_CASE("a tanh layer saturated on unstandardised data never moves and the cost stops at the base rate",
+TEST_CASE("ground truth: a tanh layer saturated on unstandardised data never moves and the cost stops at the base rate",
           "[truth][fate]") {
     adversarial_case c = saturated_tanh_layer();
     double p = 0.0;
@@ -259,7 +259,7 @@ TEST_CASE("a tanh layer saturated on unstandardised data never moves and the cos
 
 // Measured: the copy stays bit-identical in the hand arithmetic (spread 0 under every optimiser); the
 // engine keeps it within 2.2e-16 (gd), 2.0e-13 (momentum), 0 (adam) over 5000 steps.
-TEST_CASE("a random network with one exactly copied unit keeps the copy for ever", "[truth][fate]") {
+TEST_CASE("ground truth: a random network with one exactly copied unit keeps the copy for ever", "[truth][fate]") {
     adversarial_case c = copied_unit();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -277,7 +277,7 @@ TEST_CASE("a random network with one exactly copied unit keeps the copy for ever
 // The engine's (BLAS, position-dependent last bits): pair (1,4) reaches 8.8e-16 (gd), 3.5e-16 (momentum),
 // 4.3e-7 (adam, growing); pair (0,3) stays exact. Not asserted: which arithmetic the engine runs is
 // issue 10's decision, and this is the number that decision should be measured on.
-TEST_CASE("a Net2Net-widened network keeps its copies exactly in position-independent arithmetic", "[truth][fate]") {
+TEST_CASE("ground truth: a Net2Net-widened network keeps its copies exactly in position-independent arithmetic", "[truth][fate]") {
     adversarial_case c = net2net_widened();
     for (const char* opt : optimizers) {
         fate f = hand_fate(c, opt, 3000);
@@ -291,7 +291,7 @@ TEST_CASE("a Net2Net-widened network keeps its copies exactly in position-indepe
 
 // --- the article's controls on Titanic (2000 steps; measured the same at 5000) ------------------------------
 
-TEST_CASE("the article's controls: zeros freeze, constants stay one unit, small random weights give four",
+TEST_CASE("ground truth: the article's controls: zeros freeze, constants stay one unit, small random weights give four",
           "[truth][fate][article]") {
     for (const char* opt : optimizers) {
         INFO(opt);
@@ -312,7 +312,7 @@ TEST_CASE("the article's controls: zeros freeze, constants stay one unit, small 
     }
 }
 
-TEST_CASE("the article's deep controls: two zero tanh layers freeze, three constant layers stay one unit each",
+TEST_CASE("ground truth: the article's deep controls: two zero tanh layers freeze, three constant layers stay one unit each",
           "[truth][fate][article]") {
     for (const char* opt : optimizers) {
         INFO(opt);
@@ -327,12 +327,14 @@ TEST_CASE("the article's deep controls: two zero tanh layers freeze, three const
 }
 
 // Prints every case's fate under every optimiser and both arithmetics, with timings (the numbers in
-// tests/GROUND_TRUTH.md). Hidden: run with `symgrad_tests "[.truth-table]" -s`.
+// tests/GROUND_TRUTH.md). Hidden: run with `symgrad_tests "[.truth-table]" -s`. Environment knobs:
+// TRUTH_STEPS (default 5000), TRUTH_CASE (a substring of the case names), TRUTH_SYNTHETIC (skip Titanic).
 TEST_CASE("the fate table of every adversarial case", "[.truth-table]") {
-    std::size_t steps = 5000;
+    std::size_t steps = std::getenv("TRUTH_STEPS") ? std::stoul(std::getenv("TRUTH_STEPS")) : 5000;
+    std::string only = std::getenv("TRUTH_CASE") ? std::getenv("TRUTH_CASE") : "";
     bool synthetic_only = std::getenv("TRUTH_SYNTHETIC") != nullptr;
     for (const auto& c : every_case())
-        if (!synthetic_only || c.X.shape()[1] < 100)
+        if ((!synthetic_only || c.X.shape()[1] < 100) && c.name.find(only) != std::string::npos)
         for (const char* opt : {"gd", "momentum", "adam"})
             for (trainer_kind kind : {trainer_kind::hand, trainer_kind::engine}) {
                 auto t0 = std::chrono::steady_clock::now();
