@@ -97,7 +97,8 @@ struct pair_record {
     double max_spread = 0.0;
     double final_spread = 0.0;
     long separated_at = -1;        // first step (number of updates done) with spread > separation_tolerance
-    // The same on the data: rows of the activations and of dZ (a unit's function and its gradient).
+    // The same on the data: rows of the activations and of dZ (a unit's function and its gradient), A_i
+    // against sign * A_j; only tanh's mirrors are negated functions (a sigmoid's gives 1 - A, not -A).
     double initial_function_spread = 0.0;
     double max_function_spread = 0.0;
     long function_separated_at = -1;

@@ -127,7 +127,6 @@ private:
             p.max_spread = std::max(p.max_spread, s);
             p.final_spread = s;
             if (p.separated_at < 0 && s > options_.separation_tolerance) p.separated_at = long(step);
-            if (p.sign < 0 && !mirrors_count()) continue;  // a sigmoid or relu mirror computes another function
             double fs = std::max(row_spread(r.A[l], p.first, p.second, p.sign, scale_A),
                                  row_spread(r.dZ[l], p.first, p.second, p.sign, scale_dZ));
             if (step == 0) p.initial_function_spread = fs;
