@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <numeric>
-#include <sstream>
 #include <stdexcept>
 
 #include "models/optim.hpp"
