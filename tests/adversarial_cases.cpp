@@ -238,6 +238,13 @@ adversarial_case deep_constant_init() {
                       initializer::constant(0.5));
 }
 
+std::vector<adversarial_case> every_case() {
+    return {dead_layer_above_frozen(), dead_pair_sharing_weights(), equitable_tie(), equitable_tie(label_rule::nonlinear),
+            near_tie(), near_tie(1e-12, label_rule::nonlinear), near_tie(1e-15), mirrored_tanh_pair(),
+            mirrored_sigmoid_pair(), dead_relu_units(), saturated_tanh_layer(), copied_unit(), net2net_widened(),
+            zeros_init(), constant_init(), small_random_init(), two_tanh_layers_zero(), deep_constant_init()};
+}
+
 trainer_settings settings_for(const std::string& optimizer, std::size_t steps) {
     double lr = optimizer == "gd" ? 0.5 : optimizer == "momentum" ? 0.05 : 0.01;
     return {optimizer, lr, steps};

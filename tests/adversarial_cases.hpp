@@ -53,6 +53,9 @@ adversarial_case small_random_init();       // hidden 4, weights normal(0, 0.01)
 adversarial_case two_tanh_layers_zero();    // hidden 4-4, every parameter 0
 adversarial_case deep_constant_init();      // hidden 4-4-4, weights 0.5, biases 0
 
+// Every case above in the order listed, with the fragile and stable variants of 3 and 4 (18 cases).
+std::vector<adversarial_case> every_case();
+
 // The learning rates the tests use: gd 0.5, momentum 0.05, adam 0.01 (each converges on every case).
 trainer_settings settings_for(const std::string& optimizer, std::size_t steps);
 
