@@ -162,6 +162,21 @@ void hand_optimizer::update(network_state& net, const pass_result& gradients) {
     }
 }
 
+mlp build_engine_mlp(const network_state& state, const tensor& X, const tensor& Y) {
+    mlp_spec spec;
+    spec.inputs = X.shape()[0];
+    spec.hidden_activation = state.hidden;
+    for (std::size_t l = 0; l < state.hidden_layers(); ++l) spec.hidden.push_back(state.width(l));
+    mlp m = build_mlp(spec, X.shape()[1]);
+    m.g.feed(m.X, X);
+    m.g.feed(m.Y, Y);
+    for (std::size_t l = 0; l < state.layers.size(); ++l) {
+        m.g.value(m.W[l]) = state.layers[l].W;
+        m.g.value(m.b[l]) = state.layers[l].b;
+    }
+    return m;
+}
+
 namespace {
 
 using detail::stepper;
@@ -189,18 +204,8 @@ private:
 // symgrad's own network and optimiser: the arithmetic the analysis under test sees.
 class engine_stepper final : public stepper {
 public:
-    engine_stepper(const network_state& start, const tensor& X, const tensor& Y, const trainer_settings& s) {
-        mlp_spec spec;
-        spec.inputs = X.shape()[0];
-        spec.hidden_activation = start.hidden;
-        for (std::size_t l = 0; l < start.hidden_layers(); ++l) spec.hidden.push_back(start.width(l));
-        m_ = std::make_unique<mlp>(build_mlp(spec, X.shape()[1]));
-        m_->g.feed(m_->X, X);
-        m_->g.feed(m_->Y, Y);
-        for (std::size_t l = 0; l < start.layers.size(); ++l) {
-            m_->g.value(m_->W[l]) = start.layers[l].W;
-            m_->g.value(m_->b[l]) = start.layers[l].b;
-        }
+    engine_stepper(const network_state& start, const tensor& X, const tensor& Y, const trainer_settings& s)
+        : m_(std::make_unique<mlp>(build_engine_mlp(start, X, Y))) {
         params_ = m_->g.parameters();
         opt_ = make_optimizer(s.optimizer, s.learning_rate);
     }

@@ -64,6 +64,10 @@ enum class trainer_kind { hand, engine };
 network_state train(const network_state& start, const tensor& X, const tensor& Y, const trainer_settings& settings,
                     trainer_kind kind, std::vector<double>* costs = nullptr);
 
+// symgrad's network (build_mlp) for this state: X and Y fed, every W_l and b_l set to the state's. What
+// trainer_kind::engine trains, and what a test hands to the analysis under test.
+mlp build_engine_mlp(const network_state& state, const tensor& X, const tensor& Y);
+
 namespace detail {
 // Advances a state by one training step with one arithmetic; `current` is the hand pass at this state
 // (the hand trainer reuses it, the engine runs its own). Returns the step's cost.
