@@ -238,6 +238,11 @@ adversarial_case deep_constant_init() {
                       initializer::constant(0.5));
 }
 
+adversarial_case saturated_output() {
+    return on_titanic("8-saturated-output", "Titanic, tanh 2000, weights 0.5: the output unit saturates", {2000},
+                      initializer::constant(0.5));
+}
+
 std::vector<adversarial_case> every_case() {
     return {dead_layer_above_frozen(), dead_pair_sharing_weights(), equitable_tie(), equitable_tie(label_rule::nonlinear),
             near_tie(), near_tie(1e-12, label_rule::nonlinear), near_tie(1e-15), mirrored_tanh_pair(),
