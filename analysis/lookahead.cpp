@@ -109,7 +109,6 @@ lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_lay
                                std::size_t steps, const comparison& how) {
     lookahead_result result;
     result.ran = true;
-    result.steps = steps;
     result.optimizer = opt.name();
     std::vector<layer_partition> tracked = parts;
     // spreads[l][c] and group spreads over steps 0..N
@@ -124,19 +123,33 @@ lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_lay
                 incoming[l][k].push_back(incoming_spread(g, layers[l], groups[l][k]));
         }
     };
+    // A tie still growing steadily at the end of a round, not yet distinct, earns another round (up to
+    // extension_rounds): its separation is then measured rather than extrapolated.
+    auto still_growing = [&]() {
+        for (std::size_t l = 0; l < layers.size(); ++l)
+            for (std::size_t c = 0; c < parts[l].classes.size(); ++c) {
+                if (parts[l].classes[c].size() < 2) continue;
+                class_growth grown = growth_of(spreads[l][c]);
+                if (grown.grows && grown.steady && grown.separated_at < 0) return true;
+            }
+        return false;
+    };
     {
         state_guard guard(g);
         auto copy = opt.clone();
         const std::vector<node> params = g.parameters();
         record();
-        for (std::size_t t = 1; t <= steps; ++t) {
-            g.set_step(long(t));
-            g.forward();
-            g.backward(loss);
-            copy->step(g, params);
-            measure_spreads(g, layers, tracked, how);
-            record();
-        }
+        std::size_t t = 0;
+        for (std::size_t round = 0; round < extension_rounds && (round == 0 || still_growing()); ++round)
+            for (std::size_t k = 0; k < steps; ++k) {
+                g.set_step(long(++t));
+                g.forward();
+                g.backward(loss);
+                copy->step(g, params);
+                measure_spreads(g, layers, tracked, how);
+                record();
+            }
+        result.steps = t;
     }
     double tolerance = how.exact ? 0.0 : how.relative_tolerance;
     for (std::size_t l = 0; l < layers.size(); ++l) {

@@ -44,12 +44,16 @@ struct layer_lookahead {
 
 struct lookahead_result {
     bool ran = false;
-    std::size_t steps = 0;
+    std::size_t steps = 0;  // steps actually run (a multiple of the steps asked for)
     std::string optimizer;
     std::vector<layer_lookahead> layers;
 };
 
-// Trains a copy of g's parameters `steps` steps with a clone of `opt` (its state included), measuring
+// How many rounds of `steps` steps the lookahead may run while some tie grows steadily without separating.
+constexpr std::size_t extension_rounds = 10;
+
+// Trains a copy of g's parameters `steps` steps (more rounds of `steps`, up to extension_rounds in all,
+// while some tie keeps growing steadily without having separated) with a clone of `opt` (its state included), measuring
 // the spreads of `parts` (classes of two or more units) and the incoming spread of `groups` (per layer)
 // after every step; then puts every parameter back bit for bit and the graph's step counter too. The
 // values and gradients of other nodes are those of the last step: run forward and backward again to read
