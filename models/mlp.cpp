@@ -55,13 +55,19 @@ mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
         node b = m.g.parameter("b" + k, {widths[l - 1], 1});
         // Z_l = W_l A_{l-1} + b_l, then the activation: the pattern symcheck finds hidden layers by.
         node Z = add(matmul(W, A, l == 1 ? "W1X" : "W" + k + "A" + std::to_string(l - 1)), b, "Z" + k);
-        A = l < widths.size() ? activate(spec.hidden_activation, Z, "A" + k) : sigmoid(Z, "A" + k);
         m.W.push_back(W);
         m.b.push_back(b);
         previous = widths[l - 1];
+        if (l == widths.size()) {
+            // The loss reads the logits, so dJ/dZ_L = (A_L - Y)/N even where the sigmoid rounds to 0 or 1
+            // (PyTorch's BCEWithLogitsLoss); A_L only reports the probabilities and is off the loss path.
+            m.logits = Z;
+            m.output = sigmoid(Z, "A" + k);
+            m.loss = bce_with_logits(Z, m.Y, "J");
+        } else {
+            A = activate(spec.hidden_activation, Z, "A" + k);
+        }
     }
-    m.output = A;
-    m.loss = bce(m.output, m.Y, "J");
     return m;
 }
 

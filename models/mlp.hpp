@@ -19,13 +19,15 @@ struct mlp_spec {
 };
 
 // The built network: an ordinary graph plus handles to its named parts.
-// Parameters W1, b1, ..., WL, bL; W_l is width_l x width_{l-1}, b_l is width_l x 1. Output sigmoid, loss
-// BCE from probabilities (named "A<L>" and "J"); X is "X" (inputs x samples), Y is "Y" (1 x samples).
+// Parameters W1, b1, ..., WL, bL; W_l is width_l x width_{l-1}, b_l is width_l x 1. The loss "J" is
+// bce_with_logits of the last pre-activation "Z<L>"; the probabilities "A<L>" = sigmoid(Z<L>) are a second
+// consumer of Z<L>, off the loss path. X is "X" (inputs x samples), Y is "Y" (1 x samples).
 struct mlp {
     graph g;
     node X, Y;
     std::vector<node> W, b;
-    node output;
+    node logits;  // Z<L>, what the loss reads
+    node output;  // A<L>, the predicted probabilities
     node loss;
 };
 

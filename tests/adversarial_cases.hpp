@@ -53,7 +53,7 @@ adversarial_case small_random_init();       // hidden 4, weights normal(0, 0.01)
 adversarial_case two_tanh_layers_zero();    // hidden 4-4, every parameter 0
 adversarial_case deep_constant_init();      // hidden 4-4-4, weights 0.5, biases 0
 // Issue 10 item 8: hidden 2000, weights 0.5: the output saturates (z ~ 1000s), where BCE from clamped
-// probabilities has no gradient and the article's dZ = A - Y does.
+// probabilities had no gradient and the article's dZ = A - Y (the engine's fused loss now) has one.
 adversarial_case saturated_output();
 
 // Every case above in the order listed, with the fragile and stable variants of 3 and 4 (18 cases).

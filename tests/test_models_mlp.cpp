@@ -46,7 +46,11 @@ TEST_CASE("build_mlp names W_l and b_l with the article's shapes", "[models][mlp
     CHECK(net.output.name() == "A3");
     CHECK(net.output.shape() == shape2{1, 11});
     CHECK(net.loss.name() == "J");
-    CHECK(net.g.kind_name(net.loss) == "bce");
+    // The loss reads the logits Z3 (fused sigmoid + BCE); A3 is the sigmoid of the same Z3.
+    CHECK(net.g.kind_name(net.loss) == "bce_with_logits");
+    CHECK(net.logits.name() == "Z3");
+    CHECK(net.g.operands(net.loss)[0] == net.logits);
+    CHECK(net.g.operands(net.output)[0] == net.logits);
     CHECK(net.g.parameters().size() == 6);
 }
 
