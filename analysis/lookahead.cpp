@@ -123,14 +123,16 @@ lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_lay
                 incoming[l][k].push_back(incoming_spread(g, layers[l], groups[l][k]));
         }
     };
-    // A tie still growing steadily at the end of a round, not yet distinct, earns another round (up to
-    // extension_rounds): its separation is then measured rather than extrapolated.
+    // Another round (up to extension_rounds) while a tie, not yet distinct, grows steadily (its separation
+    // is then measured rather than extrapolated), or is exact but seeded by rounding (the arithmetic has
+    // broken it in the last bits, and whether training amplifies that can show only later).
     auto still_growing = [&]() {
         for (std::size_t l = 0; l < layers.size(); ++l)
             for (std::size_t c = 0; c < parts[l].classes.size(); ++c) {
                 if (parts[l].classes[c].size() < 2) continue;
                 class_growth grown = growth_of(spreads[l][c]);
-                if (grown.grows && grown.steady && grown.separated_at < 0) return true;
+                bool seeded = grown.initial_spread == 0.0 && grown.max_spread > 0.0;
+                if (grown.separated_at < 0 && ((grown.grows && grown.steady) || seeded)) return true;
             }
         return false;
     };

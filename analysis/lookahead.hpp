@@ -53,7 +53,8 @@ struct lookahead_result {
 constexpr std::size_t extension_rounds = 10;
 
 // Trains a copy of g's parameters `steps` steps (more rounds of `steps`, up to extension_rounds in all,
-// while some tie keeps growing steadily without having separated) with a clone of `opt` (its state included), measuring
+// while some tie not yet separated keeps growing steadily, or started exact and picked up a rounding
+// difference) with a clone of `opt` (its state included), measuring
 // the spreads of `parts` (classes of two or more units) and the incoming spread of `groups` (per layer)
 // after every step; then puts every parameter back bit for bit and the graph's step counter too. The
 // values and gradients of other nodes are those of the last step: run forward and backward again to read
