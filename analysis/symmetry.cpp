@@ -122,7 +122,7 @@ void lookahead_facts(const layer_report& r, const symmetry_report& report, layer
     for (const auto& c : r.lookahead.classes) {
         bool active = std::find(r.inactive_units.begin(), r.inactive_units.end(), r.classes[c.cls][0]) == r.inactive_units.end();
         if (!c.grows || !active) continue;
-        ++f.fragile_classes;
+        if (f.fragile_classes++ == 0) f.first_fragile = r.classes[c.cls];
         f.fastest_growth = std::max(f.fastest_growth, c.growth_per_100);
         if (f.earliest_separation < 0 || (c.predicted_separation >= 0 && c.predicted_separation < f.earliest_separation))
             f.earliest_separation = c.predicted_separation;

@@ -166,7 +166,7 @@ decision tied(const layer_facts& f) {
         r.classes = f.fragile_classes;
         r.growth = f.fastest_growth;
         r.iteration = f.earliest_separation;
-        r.example_units = f.first_tie;
+        r.example_units = f.first_fragile.empty() ? f.first_tie : f.first_fragile;
         d.why.push_back(r);
     }
     if (all_grow) d.verdict = symmetry_verdict::fragile;

@@ -109,6 +109,7 @@ struct layer_facts {
     std::size_t lookahead_steps = 0;
     std::string lookahead_optimizer;
     std::size_t fragile_classes = 0;          // tied classes that the lookahead saw grow
+    std::vector<std::size_t> first_fragile;   // the units of the first of them
     double fastest_growth = 1.0;              // among them, per 100 steps
     long earliest_separation = -1;            // among them, measured or predicted step
     std::vector<long> transient_separated_at; // per transient group: step the lookahead saw it split, -1 none

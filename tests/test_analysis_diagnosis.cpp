@@ -237,5 +237,7 @@ TEST_CASE("a Net2Net-widened layer's exact copies: each class's measured fate ag
                       << steps << " steps " << spread);
         if (!c.grows) CHECK(spread < 1e-6);
         if (c.predicted_separation > 0) CHECK(spread > 1e-6);
+        if (c.grows && layer.verdict == symmetry_verdict::symmetric)  // the fragile class is the one named
+            CHECK(find(layer.why, reason_code::ties_fragile).example_units == units);
     }
 }
