@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/report.hpp"
 #include "analysis/symmetry.hpp"
 #include "analysis_networks.hpp"
+#include "run_command.hpp"
 
 using namespace symgrad;
 using namespace symgrad::testing;
@@ -240,4 +243,20 @@ TEST_CASE("a Net2Net-widened layer's exact copies: each class's measured fate ag
         if (c.grows && layer.verdict == symmetry_verdict::symmetric)  // the fragile class is the one named
             CHECK(find(layer.why, reason_code::ties_fragile).example_units == units);
     }
+}
+
+TEST_CASE("symcheck --lookahead sets the lookahead's steps, and 0 turns it off", "[analysis][diagnosis][cli]") {
+    auto on = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 5 --lookahead 40 --json -");
+    REQUIRE(on.status == 1);
+    auto j = nlohmann::json::parse(on.out);
+    CHECK(j["runs"][0]["lookahead"]["ran"] == true);
+    CHECK(j["runs"][0]["lookahead"]["steps"] == 40);
+    CHECK(j["runs"][0]["lookahead"]["optimizer"] == "gd");
+    CHECK(j["runs"][0]["verdict"] == "symmetric");
+    CHECK(j["runs"][0]["layers"][0]["certificate"]["tied_classes"][0]["lookahead"]["grows"] == false);
+
+    auto off = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 5 --lookahead 0 --json -");
+    REQUIRE(off.status == 1);
+    CHECK(nlohmann::json::parse(off.out)["runs"][0]["lookahead"]["ran"] == false);
+    CHECK(run_command(SYMCHECK_EXE, "--lookahead -3").status == 2);
 }
