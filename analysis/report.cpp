@@ -49,6 +49,13 @@ std::string lookahead_words(const reason& r) {
     return "training a copy " + std::to_string(r.steps) + " steps with " + r.optimizer;
 }
 
+// "; all proved dead for ever (...)" or "; 2 of them proved ...", nothing when none is proved.
+std::string proved_share(const reason& r, const std::string& state) {
+    if (r.frozen_units == 0) return "";
+    std::string who = r.frozen_units == r.units ? "all" : std::to_string(r.frozen_units) + " of them";
+    return "; " + who + " proved " + state + " for ever (fixed input, no gradient)";
+}
+
 // Issue 10's reasons about single units and measured ties.
 std::string unit_words(const reason& r) {
     const std::string n = std::to_string(r.units), f = std::to_string(r.frozen_units);
@@ -62,14 +69,15 @@ std::string unit_words(const reason& r) {
                    plural(r.units, "it", "them") + ": everything above is frozen.";
         case reason_code::dead_units:
             return n + " relu " + plural(r.units, "unit is", "units are") + " dead (pre-activation <= 0 on every sample, "
-                   "where relu' = 0): units " + unit_list(r.example_units) + "; " + f + " of them proved dead for ever "
-                   "(fixed input, no gradient). The effective width leaves them out.";
+                   "where relu' = 0): units " + unit_list(r.example_units) + proved_share(r, "dead") +
+                   ". The effective width leaves them out.";
         case reason_code::saturated_units:
             return n + plural(r.units, " unit is", " units are") + " saturated (derivative below rounding on every "
-                   "sample): units " + unit_list(r.example_units) + "; " + f + " of them proved so for ever (derivative "
-                   "exactly 0, fixed input). The effective width leaves them out.";
+                   "sample): units " + unit_list(r.example_units) + proved_share(r, "saturated") +
+                   ". The effective width leaves them out.";
         case reason_code::inactive_not_proved:
-            return "The other " + n + " only now: their input or their derivative can still change, so they may come back.";
+            return n + plural(r.units, " of them is", " of them are") + " so only now (dead or saturated now): the "
+                   "input or the derivative can still change, so " + plural(r.units, "it", "they") + " may come back.";
         case reason_code::ties_hold_measured:
             return "Measured: " + lookahead_words(r) + " kept " + std::to_string(r.classes) +
                    plural(r.classes, " tied class", " tied classes") + " within rounding (no growth), so this arithmetic "
