@@ -315,12 +315,15 @@ const char* basis(const reason& r) {
         case reason_code::frozen_units_proved:
         case reason_code::starved_units:
         case reason_code::mirrored_units:
+        case reason_code::worst_layer_frozen:
+        case reason_code::worst_layer_symmetric:
         case reason_code::no_hidden_layers: return "proved";
         case reason_code::dead_units:
         case reason_code::saturated_units: return r.frozen_units == r.units ? "proved" : "observed";
         case reason_code::ties_hold_measured:
         case reason_code::ties_fragile:
         case reason_code::transient_confirmed:
+        case reason_code::worst_layer_fragile:
         case reason_code::incoming_tie_persists: return "measured";
         default: return "observed";
     }
