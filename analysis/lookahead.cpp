@@ -72,6 +72,17 @@ double positive_share(const std::vector<double>& spreads, std::size_t from, std:
     return to > from ? double(k) / double(to - from) : 0.0;
 }
 
+// Per unit of `layer`: whether its W_in row or bias differs from `start` (W_in, then b if any).
+std::vector<bool> units_moved(const graph& g, const hidden_layer& layer, const std::vector<tensor>& start) {
+    std::vector<bool> moved(layer.units(), false);
+    const tensor& w = g.value(layer.weights_in);
+    for (std::size_t i = 0; i < layer.units(); ++i) {
+        for (std::size_t j = 0; j < w.shape()[1]; ++j) moved[i] = moved[i] || w(i, j) != start[0](i, j);
+        if (layer.bias.valid()) moved[i] = moved[i] || g.value(layer.bias)(i, 0) != start[1](i, 0);
+    }
+    return moved;
+}
+
 }  // namespace
 
 class_growth growth_of(const std::vector<double>& spreads) {
@@ -136,6 +147,12 @@ lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_lay
             }
         return false;
     };
+    std::vector<std::vector<tensor>> start(layers.size());
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        start[l].push_back(g.value(layers[l].weights_in));
+        if (layers[l].bias.valid()) start[l].push_back(g.value(layers[l].bias));
+    }
+    std::vector<std::vector<bool>> moved(layers.size());
     {
         state_guard guard(g);
         auto copy = opt.clone();
@@ -152,10 +169,12 @@ lookahead_result run_lookahead(graph& g, node loss, const std::vector<hidden_lay
                 record();
             }
         result.steps = t;
+        for (std::size_t l = 0; l < layers.size(); ++l) moved[l] = units_moved(g, layers[l], start[l]);
     }
     double tolerance = how.exact ? 0.0 : how.relative_tolerance;
     for (std::size_t l = 0; l < layers.size(); ++l) {
         result.layers.emplace_back();
+        result.layers[l].moved = std::move(moved[l]);
         for (std::size_t c = 0; c < parts[l].classes.size(); ++c) {
             if (parts[l].classes[c].size() < 2) continue;
             result.layers[l].classes.push_back(growth_of(spreads[l][c]));

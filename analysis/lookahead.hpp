@@ -40,6 +40,7 @@ struct group_separation {
 struct layer_lookahead {
     std::vector<class_growth> classes;      // one per class of two or more units
     std::vector<group_separation> groups;   // as given
+    std::vector<bool> moved;                // per unit: its W_in row or bias differs at the end of the run
 };
 
 struct lookahead_result {

@@ -119,6 +119,7 @@ void lookahead_facts(const layer_report& r, const symmetry_report& report, layer
     f.lookahead_ran = report.lookahead_ran;
     f.lookahead_steps = report.lookahead_steps;
     f.lookahead_optimizer = report.lookahead_optimizer;
+    f.moved_in_lookahead = std::any_of(r.lookahead.moved.begin(), r.lookahead.moved.end(), [](bool m) { return m; });
     for (const auto& c : r.lookahead.classes) {
         bool active = std::find(r.inactive_units.begin(), r.inactive_units.end(), r.classes[c.cls][0]) == r.inactive_units.end();
         if (!c.grows || !active) continue;
@@ -176,7 +177,18 @@ void look_ahead(graph& g, node loss, const std::vector<hidden_layer>& layers, co
     report.lookahead_ran = true;
     report.lookahead_steps = ahead.steps;
     report.lookahead_optimizer = ahead.optimizer;
-    for (std::size_t k = 0; k < layers.size(); ++k) report.layers[k].lookahead = std::move(ahead.layers[k]);
+    std::vector<std::vector<bool>> moved;
+    bool frozen_moved = false;  // the proof assumes zero optimizer state; a trained optimizer's may move them
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+        report.layers[k].lookahead = std::move(ahead.layers[k]);
+        moved.push_back(report.layers[k].lookahead.moved);
+        for (std::size_t u : report.layers[k].frozen_units) frozen_moved = frozen_moved || moved.back()[u];
+    }
+    if (!frozen_moved) return;
+    auto activity = unit_activities(g, layers, moved);
+    for (std::size_t k = 0; k < layers.size(); ++k) report.layers[k].frozen_units = units_where(activity[k].frozen);
+    report.notes.push_back("units that are frozen with a fresh optimizer moved in the lookahead (the optimizer's "
+                           "state moves them), so they are not claimed frozen");
 }
 
 }  // namespace

@@ -77,11 +77,15 @@ bool stays_frozen(const graph& g, const std::vector<hidden_layer>& layers, const
 
 }  // namespace
 
-std::vector<unit_activity> unit_activities(const graph& g, const std::vector<hidden_layer>& layers) {
+std::vector<unit_activity> unit_activities(const graph& g, const std::vector<hidden_layer>& layers,
+                                           const std::vector<std::vector<bool>>& excluded) {
     std::vector<unit_activity> u;
-    for (const auto& layer : layers) {
-        u.push_back(measure(g, layer));
-        for (std::size_t i = 0; i < layer.units(); ++i) u.back().frozen.push_back(incoming_still(g, layer, i));
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        u.push_back(measure(g, layers[l]));
+        for (std::size_t i = 0; i < layers[l].units(); ++i) {
+            bool out = l < excluded.size() && i < excluded[l].size() && excluded[l][i];
+            u.back().frozen.push_back(!out && incoming_still(g, layers[l], i));
+        }
     }
     for (bool removed = true; removed;) {
         removed = false;

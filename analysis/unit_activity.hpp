@@ -14,7 +14,8 @@ struct unit_activity {
     std::vector<double> max_derivative;
     // max_derivative below rounding (<= 2^-52) on every sample: dead (relu) or saturated (tanh, sigmoid).
     std::vector<bool> inactive;
-    // Proved never to move under gradient descent, momentum or Adam started fresh: see frozen_units.
+    // Proved never to move under gradient descent, momentum or Adam whose state for them is zero (fresh):
+    // see unit_activities.
     std::vector<bool> frozen;
     std::vector<bool> output_zero;  // A = 0 on every sample
 };
@@ -25,6 +26,9 @@ struct unit_activity {
 // output of 0 on every sample, or leads to a unit of F). Then, by induction over the steps, nothing of F
 // moves: its pre-activations stay, so its derivatives stay 0 and no gradient reaches it
 // (docs/diagnosis.md). Found by removing units that break the rule until none does, from the first layer up.
-std::vector<unit_activity> unit_activities(const graph& g, const std::vector<hidden_layer>& layers);
+// `excluded` (per layer, per unit; may be empty) removes units from F at the start: units that the
+// lookahead saw move, because the optimizer's state (momentum, Adam's moments after training) moved them.
+std::vector<unit_activity> unit_activities(const graph& g, const std::vector<hidden_layer>& layers,
+                                           const std::vector<std::vector<bool>>& excluded = {});
 
 }  // namespace symgrad

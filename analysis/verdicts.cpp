@@ -64,7 +64,8 @@ reason initialize_randomly(const std::string& activation_kind) {
 bool is_frozen(const layer_facts& f) {
     bool no_gradient_in = f.weights_out_zero || f.activation_kind == op_kinds::relu;
     bool input_fixed = f.weights_in_zero || f.input_is_data;
-    return f.output_zero && no_gradient_in && input_fixed && f.moving_parameters.empty();
+    // The proof assumes zero optimizer state; a trained optimizer's state may still move the layer.
+    return f.output_zero && no_gradient_in && input_fixed && f.moving_parameters.empty() && !f.moved_in_lookahead;
 }
 
 decision frozen(const layer_facts& f) {

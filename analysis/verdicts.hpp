@@ -106,6 +106,7 @@ struct layer_facts {
     std::size_t mirrored_classes = 0;         // tied classes holding units of both signs
     std::vector<std::size_t> first_tie;       // the units of the first class of two or more active units
     bool lookahead_ran = false;
+    bool moved_in_lookahead = false;          // some unit's W_in row or bias moved in the lookahead
     std::size_t lookahead_steps = 0;
     std::string lookahead_optimizer;
     std::size_t fragile_classes = 0;          // tied classes that the lookahead saw grow

@@ -260,3 +260,29 @@ TEST_CASE("symcheck --lookahead sets the lookahead's steps, and 0 turns it off",
     CHECK(nlohmann::json::parse(off.out)["runs"][0]["lookahead"]["ran"] == false);
     CHECK(run_command(SYMCHECK_EXE, "--lookahead -3").status == 2);
 }
+
+TEST_CASE("a unit dead now whose momentum still moves it is not claimed frozen", "[analysis][diagnosis]") {
+    mlp net = random_mlp({4}, activation::relu);
+    net.g.value(net.b[0])(1, 0) = 0.5;  // alive while the momentum builds up
+    auto opt = make_optimizer("momentum", 0.05);
+    train_options three;
+    three.iterations = 3;
+    train(net.g, net.loss, *opt, three);
+    net.g.value(net.b[0])(1, 0) = -100.0;  // now dead on every sample, with a nonzero velocity left
+    auto fresh = analyse_symmetry(net.g, net.loss);
+    REQUIRE(std::find(fresh.layers[0].frozen_units.begin(), fresh.layers[0].frozen_units.end(), 1) !=
+            fresh.layers[0].frozen_units.end());  // frozen for an optimizer started fresh
+
+    symmetry_options options;
+    options.lookahead_optimizer = opt.get();
+    options.lookahead_steps = 20;
+    auto r = analyse_symmetry(net.g, net.loss, options);
+    CHECK(std::find(r.layers[0].frozen_units.begin(), r.layers[0].frozen_units.end(), 1) == r.layers[0].frozen_units.end());
+
+    // Ground truth: continuing with the run's optimizer moves unit 1's incoming weights.
+    tensor W1 = net.g.value(net.W[0]);
+    train(net.g, net.loss, *opt, three);
+    bool moved = false;
+    for (std::size_t j = 0; j < 4; ++j) moved = moved || net.g.value(net.W[0])(1, j) != W1(1, j);
+    CHECK(moved);
+}
