@@ -251,7 +251,7 @@ void classes_text(std::ostream& out, const layer_report& l) {
 void layer_text(std::ostream& out, const layer_report& l) {
     out << "\n" << l.name << ": " << l.activation_kind << ", " << l.units << " units, effective width "
         << l.effective_width << ": " << to_string(l.verdict) << "\n";
-    if (l.effective_width == l.units)
+    if (l.classes.size() == l.units)
         out << "  classes: all " << l.units << " units distinct\n";
     else
         classes_text(out, l);

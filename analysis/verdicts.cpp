@@ -224,6 +224,22 @@ decision decide(const layer_facts& f) {
     return d;
 }
 
+namespace {
+
+// The first worst layer's fix; but when all it says is "fix the layers above" (a starved layer), the fix
+// of the first worst layer that names a cause.
+std::vector<reason> model_fix(const model_facts& f, const layer_outcome& worst) {
+    auto only_above = [](const std::vector<reason>& fix) {
+        return !fix.empty() && std::all_of(fix.begin(), fix.end(), [](const reason& r) { return r.code == reason_code::fix_layers_above; });
+    };
+    if (!only_above(worst.decided.fix)) return worst.decided.fix;
+    for (const auto& l : f.layers)
+        if (l.decided.verdict == worst.decided.verdict && !only_above(l.decided.fix)) return l.decided.fix;
+    return worst.decided.fix;
+}
+
+}  // namespace
+
 decision decide(const model_facts& f) {
     if (f.layers.empty()) return {symmetry_verdict::healthy, {make(reason_code::no_hidden_layers)}, {make(reason_code::none_needed)}};
     const layer_outcome* worst = &f.layers.front();
@@ -240,7 +256,7 @@ decision decide(const model_facts& f) {
     }
     r.layers = f.layers.size();
     if (worst->decided.verdict != symmetry_verdict::healthy) r.layer = worst->name;
-    decision d{worst->decided.verdict, {r}, worst->decided.fix};
+    decision d{worst->decided.verdict, {r}, model_fix(f, *worst)};
     if (d.verdict == symmetry_verdict::frozen) d.why.push_back(with_parameters(reason_code::others_still_move, f.moving_parameters));
     return d;
 }

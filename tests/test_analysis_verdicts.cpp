@@ -262,3 +262,23 @@ TEST_CASE("transient needs the lookahead's confirmation when it ran; unconfirmed
     CHECK(d.verdict == symmetry_verdict::fragile);
     CHECK(codes(d.why) == std::vector<reason_code>{reason_code::incoming_tie_persists});
 }
+
+TEST_CASE("a model whose first frozen layer is only starved takes its fix from the layer that causes it",
+          "[analysis][verdicts]") {
+    layer_facts starved = distinct_layer();
+    starved.activation_kind = "relu";
+    starved.frozen_units = {0, 1, 2, 3};
+    starved.moving_parameters.clear();
+    layer_facts dead = starved;
+    dead.inactive_units = {0, 1, 2, 3};
+    dead.effective_width = 0;
+    dead.input_is_data = false;
+    model_facts m;
+    m.layers.push_back({"layer one", 4, 4, decide(starved)});
+    m.layers.push_back({"layer two", 4, 0, decide(dead)});
+    REQUIRE(codes(m.layers[0].decided.fix) == std::vector<reason_code>{reason_code::fix_layers_above});
+    decision d = decide(m);
+    CHECK(d.verdict == symmetry_verdict::frozen);
+    CHECK(d.why[0].layer == "layer one");
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::dead_relu_fix});
+}
