@@ -174,3 +174,34 @@ TEST_CASE("the library's optimisers update in place without heap allocation afte
         CHECK(n == 0);
     }
 }
+
+TEST_CASE("alternating between two batch sizes seen before makes no heap allocation", "[alloc]") {
+    // Mini-batch training's steady state: full batches and the last partial one, fed X and Y as one step.
+    seed_network net(32);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    auto batch = [&](std::size_t m) {
+        std::pair<tensor, tensor> b{tensor::from_shape({7, m}), tensor::from_shape({1, m})};
+        for (std::size_t k = 0; k < b.first.size(); ++k) b.first.data()[k] = normal(rng);
+        for (std::size_t k = 0; k < m; ++k) b.second.data()[k] = normal(rng) > 0.0 ? 1.0 : 0.0;
+        return b;
+    };
+    auto full = batch(32), partial = batch(17);
+    auto opt = make_optimizer("adam", 0.01);
+    auto step = [&](const std::pair<tensor, tensor>& b) {
+        net.g.feed({{X, b.first}, {Y, b.second}});
+        net.g.forward();
+        net.g.backward(net.J);
+        opt->step(net.g, net.params);
+    };
+    step(full);  // plans both sizes and sizes the optimiser's state
+    step(partial);
+    auto n = count_allocations([&] {
+        for (int it = 0; it < 4; ++it) {
+            step(full);
+            step(partial);
+        }
+    });
+    CHECK(n == 0);
+}
