@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "models/batches.hpp"
 #include "models/optim.hpp"
 #include "ops/ops.hpp"
 
@@ -202,6 +203,25 @@ TEST_CASE("alternating between two batch sizes seen before makes no heap allocat
             step(full);
             step(partial);
         }
+    });
+    CHECK(n == 0);
+}
+
+TEST_CASE("mini-batch training makes no heap allocation once both batch widths were fed", "[alloc]") {
+    // 100 samples in batches of 32: three full batches and one of 4 an epoch, reshuffled at each epoch.
+    seed_network net(100);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    minibatches batches(net.g.value(X), net.g.value(Y), {32, 9});
+    auto opt = make_optimizer("momentum", 0.01);
+    auto pass = [&](std::size_t index) {
+        batches.feed(net.g, X, Y, index);
+        net.g.forward();
+        net.g.backward(net.J);
+        opt->step(net.g, net.params);
+    };
+    for (std::size_t index = 0; index < 4; ++index) pass(index);  // the first epoch plans both widths
+    auto n = count_allocations([&] {
+        for (std::size_t index = 4; index < 12; ++index) pass(index);  // two more epochs, two reshuffles
     });
     CHECK(n == 0);
 }
