@@ -282,8 +282,10 @@ TEST_CASE("a parameter's value and gradient stay at one address while the graph 
     s.g.forward();
     s.g.backward(s.J);
     const tensor& dw = s.g.grad(s.W1);
-    node extra = sum(s.A1, "extra");  // the graph grows
-    s.g.retain(s.Zb);                  // and re-plans
+    node deep = s.A1;
+    for (int k = 0; k < 40; ++k) deep = tanh(deep);  // the graph grows past its buffers' old capacity
+    node extra = sum(deep, "extra");
+    s.g.retain(s.Zb);  // and re-plans
     s.g.feed({{s.X, wave(7, 11, 0.5)}, {s.Y, labels(11)}});
     s.g.forward();
     s.g.backward(s.J);
