@@ -156,6 +156,8 @@ struct graph_impl {
     void ensure_order();
     void activate();
     bool matches(const plan_state& p) const;
+    bool cached_plan_fits() const;
+    bool seen_in_cached_plan(std::size_t id) const;
     void switch_to(plan_state& p);
     void invalidate();
     std::vector<shape2> infer_shapes() const;
@@ -193,6 +195,21 @@ void graph_impl::ensure_order() {
     }
     std::reverse(order.begin(), order.end());
     ordered = true;
+}
+
+bool graph_impl::cached_plan_fits() const {
+    for (const auto& p : plans)
+        if (matches(*p)) return true;
+    return false;
+}
+
+// Whether a cached plan has input id at its present shape: then the shape is known to fit once the other
+// inputs are fed that plan's shapes, and nothing needs trying (which would allocate).
+bool graph_impl::seen_in_cached_plan(std::size_t id) const {
+    for (const auto& p : plans)
+        for (std::size_t k = 0; k < input_ids.size() && k < p->input_shapes.size(); ++k)
+            if (input_ids[k] == id && p->input_shapes[k] == records[id].shape) return true;
+    return false;
 }
 
 bool graph_impl::matches(const plan_state& p) const {
@@ -588,7 +605,10 @@ void graph::feed(node n, const tensor& data) {
         r.current = graph_impl::buffer_for(r, r.shape);
         try {
             im.ensure_order();
-            im.activate();
+            if (im.cached_plan_fits() || !im.seen_in_cached_plan(n.id_))
+                im.activate();
+            else
+                im.current = nullptr;  // one step of returning to a cached plan: the other inputs follow
         } catch (const graph_error& e) {
             if (!im.fits_at_one_batch_size(n.id_)) {
                 r.shape = old;

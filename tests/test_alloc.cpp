@@ -225,3 +225,27 @@ TEST_CASE("mini-batch training makes no heap allocation once both batch widths w
     });
     CHECK(n == 0);
 }
+
+TEST_CASE("feeding X and Y one at a time between two batch sizes seen before makes no heap allocation", "[alloc]") {
+    // The in-between state (X at the new size, Y at the old) is known to be one step back to a cached plan.
+    seed_network net(32);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    tensor x32 = net.g.value(X), y32 = net.g.value(Y);
+    tensor x17 = tensor::from_shape({7, 17}), y17 = tensor::from_shape({1, 17});
+    x17.fill(0.5);
+    y17.fill(1.0);
+    auto step = [&](const tensor& x, const tensor& y) {
+        net.g.feed(X, x);
+        net.g.feed(Y, y);
+        net.iteration();
+    };
+    step(x17, y17);  // plans 17 (the in-between 17/32 costs one failed attempt, once)
+    step(x32, y32);
+    auto n = count_allocations([&] {
+        for (int it = 0; it < 4; ++it) {
+            step(x17, y17);
+            step(x32, y32);
+        }
+    });
+    CHECK(n == 0);
+}

@@ -295,3 +295,15 @@ TEST_CASE("a parameter's value and gradient stay at one address while the graph 
     CHECK(s.W1.value()(0, 0) == 0.25);
     CHECK(std::isfinite(s.g.value(extra)(0, 0)));
 }
+
+TEST_CASE("an input returned alone to a cached size still has to be joined by the others", "[engine][api][feed]") {
+    seed_network s;
+    s.g.feed({{s.X, wave(7, 3, 0.0)}, {s.Y, labels(3)}});
+    s.g.forward();
+    s.g.feed({{s.X, wave(7, 5, 0.0)}, {s.Y, labels(5)}});
+    s.g.feed(s.X, wave(7, 3, 0.0));  // 3 columns fit with Y at 3, as the cached plan shows; Y is still 5
+    CHECK_THROWS_WITH(s.g.forward(), Catch::Contains("X (7x3), Y (1x5)"));
+    s.g.feed(s.Y, labels(3));
+    s.g.forward();
+    CHECK(s.g.value(s.J)(0, 0) == seed_network::reference(3).first);
+}
