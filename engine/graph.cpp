@@ -1,4 +1,4 @@
-// The graph: Boost.Graph adjacency list of nodes, a cached topological order, planned buffers.
+// The graph: Boost.Graph nodes, a cached topological order, buffer plans cached per set of input shapes.
 #include "engine/graph.hpp"
 
 #include <algorithm>

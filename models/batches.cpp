@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/error.hpp"
 #include "engine/text.hpp"
@@ -13,7 +14,7 @@ namespace {
 
 // Uniform in [0, n) without modulo bias: draws above the largest multiple of n are redrawn.
 std::size_t below(std::mt19937_64& gen, std::size_t n) {
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    const std::uint64_t top = std::numeric_limits<std::uint64_t>::max(), limit = top - top % n;
     std::uint64_t r;
     do r = gen();
     while (r >= limit);
@@ -91,7 +92,8 @@ data_split hold_out(const tensor& X, const tensor& Y, double fraction, std::uint
     const std::size_t n = X.shape()[1];
     if (!(fraction > 0.0 && fraction < 1.0))
         throw input_error("validation fraction: must be greater than 0 and less than 1, got " + shortest(fraction));
-    if (n < 2) throw input_error("validation fraction: needs at least 2 samples to hold some out, got " + std::to_string(n));
+    if (n < 2)
+        throw input_error("validation fraction: needs at least 2 samples to hold some out, got " + std::to_string(n));
     std::size_t held = std::size_t(std::llround(fraction * double(n)));
     held = std::min(std::max<std::size_t>(held, 1), n - 1);
     auto order = shuffled_indices(n, seed);
