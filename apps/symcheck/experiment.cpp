@@ -13,6 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/text.hpp"
+#include "models/batches.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
 #include "ops/ops.hpp"
@@ -174,6 +175,23 @@ void save_run(const config& cfg, const std::string& label, const graph& g) {
     save_parameters(g, dir);
 }
 
+// The trained network's cost and accuracy on the whole training set and on the held-out samples.
+void evaluate_run(const experiment& ex, mlp& net, run_result& run) {
+    run.on_training = evaluate(net, ex.data.X, ex.data.Y);
+    if (ex.validation) run.on_validation = evaluate(net, ex.validation->X, ex.validation->Y);
+}
+
+// --validation: the held-out samples leave the training data; both keep the file's column order.
+void split_validation(const config& cfg, experiment& ex) {
+    if (!cfg.validation) return;
+    data_split s = hold_out(ex.data.X, ex.data.Y, *cfg.validation, cfg.seed);
+    ex.validation = ex.data;
+    ex.validation->X = std::move(s.X_validation);
+    ex.validation->Y = std::move(s.Y_validation);
+    ex.data.X = std::move(s.X_train);
+    ex.data.Y = std::move(s.Y_train);
+}
+
 run_result run_one(const config& cfg, experiment& ex, const init_run& init, const symmetry_options& opts,
                    std::ostream* log) {
     mlp net = prepare_network(cfg, ex, init);
@@ -196,7 +214,12 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     training.progress_label = "run '" + init.label + "'";
     training.evaluate_final_state = true;
     run_watcher watcher(cfg, net, opts, log, run);
-    train(net.g, net.loss, *opt, training, watcher.hooks());
+    if (cfg.batch_size == 0) {
+        train(net.g, net.loss, *opt, training, watcher.hooks());
+    } else {
+        minibatches batches(ex.data.X, ex.data.Y, {cfg.batch_size, cfg.seed});
+        train_minibatches(net.g, net.loss, net.X, net.Y, batches, *opt, training, watcher.hooks());
+    }
 
     run.initial_cost = run.trace.front().cost;
     run.final_cost = run.trace.back().cost;
@@ -204,6 +227,7 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
         const tensor& now = net.g.value(params[k]);
         run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
     }
+    if (cfg.reports_accuracy()) evaluate_run(ex, net, run);
     if (!cfg.save_dir.empty()) save_run(cfg, init.label, net.g);
     return run;
 }
@@ -219,6 +243,7 @@ symmetry_verdict experiment::verdict() const {
 experiment run_experiment(const config& cfg, std::ostream* log) {
     experiment ex;
     ex.data = load_data(cfg);
+    split_validation(cfg, ex);
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;

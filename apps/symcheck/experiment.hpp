@@ -9,6 +9,7 @@
 
 #include "analysis/symmetry.hpp"
 #include "models/data.hpp"
+#include "models/mlp.hpp"
 #include "options.hpp"
 
 namespace symgrad::symcheck {
@@ -28,10 +29,13 @@ struct run_result {
     double initial_cost = 0.0;
     double final_cost = 0.0;
     std::map<std::string, bool> moved;  // per parameter: changed at all during training
+    // With cfg.reports_accuracy(): the trained network on the whole training set and on the held-out part.
+    std::optional<evaluation> on_training, on_validation;
 };
 
 struct experiment {
-    dataset data;
+    dataset data;                       // what the network trains on (without the held-out part)
+    std::optional<dataset> validation;  // --validation: the held-out samples
     mlp_spec spec;
     std::vector<run_result> runs;
     std::string dot;  // the model graph (same for every run)

@@ -59,7 +59,9 @@ po::options_description describe_options() {
         ("missing", po::value<std::string>()->default_value("drop"),
          "missing CSV values: drop (the row), mean (impute the column mean) or error")
         ("ignore", po::value<std::string>(), "comma-separated CSV columns to leave out")
-        ("standardize", po::bool_switch(), "standardise every feature to mean 0, std 1");
+        ("standardize", po::bool_switch(), "standardise every feature to mean 0, std 1")
+        ("validation", po::value<std::string>(),
+         "hold out this fraction of the samples (drawn with --seed) and report cost and accuracy on them");
     po::options_description model("Model");
     model.add_options()
         ("hidden", po::value<std::string>()->default_value("4"),
@@ -79,7 +81,10 @@ po::options_description describe_options() {
         ("lr", po::value<std::string>()->default_value("0.01"), "learning rate, a positive finite number")
         ("iterations", po::value<std::string>()->default_value("3000"),
          "full-batch training iterations; 0 analyses the initial state only")
-        ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser");
+        ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser")
+        ("batch-size", po::value<std::string>(),
+         "samples per mini-batch: each iteration is one update on one batch, the samples reshuffled every "
+         "epoch with --seed (default: the full batch, as the article)");
     po::options_description analysis("Analysis");
     analysis.add_options()
         ("tolerance", po::value<std::string>(),
@@ -186,6 +191,18 @@ void read_training(const po::variables_map& vm, config& c) {
     }
 }
 
+// --batch-size and --validation (issue 11): mini-batches and a held-out split.
+void read_batches(const po::variables_map& vm, config& c) {
+    if (vm.count("batch-size")) c.batch_size = parse_count("batch-size", vm["batch-size"].as<std::string>(), false);
+    if (vm.count("validation")) {
+        double f = parse_real("validation", vm["validation"].as<std::string>());
+        if (!(f > 0.0 && f < 1.0))
+            throw input_error("--validation: must be a fraction greater than 0 and less than 1, got " +
+                              vm["validation"].as<std::string>());
+        c.validation = f;
+    }
+}
+
 void read_analysis(const po::variables_map& vm, config& c) {
     if (vm.count("tolerance")) {
         double t = parse_real("tolerance", vm["tolerance"].as<std::string>());
@@ -236,6 +253,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
     read_model(vm, result.cfg);
     read_initializers(vm, result.cfg);
     read_training(vm, result.cfg);
+    read_batches(vm, result.cfg);
     read_analysis(vm, result.cfg);
     read_outputs(vm, result.cfg);
     return result;

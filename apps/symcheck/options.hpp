@@ -34,6 +34,8 @@ struct config {
     double learning_rate = 0.01;
     std::size_t iterations = 3000;
     std::uint64_t seed = 1;
+    std::size_t batch_size = 0;         // samples per mini-batch; 0: the full batch, as the article
+    std::optional<double> validation;   // the fraction of samples held out for validation
     // Analysis.
     std::optional<double> tolerance;  // default: the analysis library's
     bool exact = false;
@@ -47,6 +49,9 @@ struct config {
     std::string save_dir;
     std::size_t print_weights = 0;
     bool quiet = false;
+    // Accuracy is reported (text and JSON) when mini-batches or a validation split are asked for; without
+    // them the outputs stay as they were.
+    bool reports_accuracy() const { return batch_size != 0 || validation.has_value(); }
 };
 
 // What parse() found: run with a config, or print help/version and exit 0.
