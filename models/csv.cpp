@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "engine/error.hpp"
 #include "engine/files.hpp"
 #include "models/data.hpp"
@@ -24,6 +27,28 @@ namespace symgrad {
 namespace {
 
 constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+
+// "\rloading f.csv: 120 MB read" on stderr while a large file loads, only on a terminal.
+class loading_progress {
+public:
+    loading_progress(bool wanted, std::string name) : on_(wanted && ::isatty(2) != 0), name_(std::move(name)) {}
+    void read(std::size_t bytes) {
+        if (!on_ || bytes < shown_ + (8u << 20)) return;  // every 8 MB, so small files stay silent
+        shown_ = bytes;
+        std::fprintf(stderr, "\rloading %s: %.0f MB read   ", name_.c_str(), double(bytes) / 1e6);
+    }
+    void parsing() {
+        if (on_ && shown_) std::fprintf(stderr, "\rloading %s: %.0f MB read, parsing...   ", name_.c_str(), double(shown_) / 1e6);
+    }
+    void done() {
+        if (on_ && shown_) std::fprintf(stderr, " done\n");
+    }
+
+private:
+    bool on_;
+    std::string name_;
+    std::size_t shown_ = 0;
+};
 
 struct cell {
     std::string text;
@@ -265,7 +290,14 @@ const char* to_string(missing_policy p) {
 }
 
 dataset load_csv(const std::string& path, const csv_options& options) {
-    return parse_csv(read_whole_file(path, "a CSV file"), path, options);
+    std::string name = path == "-" ? "<stdin>" : path;
+    loading_progress progress(options.progress, name);
+    std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
+                                       [&](std::size_t bytes) { progress.read(bytes); });
+    progress.parsing();
+    dataset d = parse_csv(text, name, options);
+    progress.done();
+    return d;
 }
 
 namespace {
@@ -340,11 +372,16 @@ std::size_t choose_columns(const csv_table& t, const csv_options& options, std::
     return label;
 }
 
-// Every data row's label, 0 or 1; a missing or other label is an error, never imputed or dropped.
-std::vector<double> read_labels(const csv_table& t, std::size_t label) {
+// Every data row's label, 0 or 1, or NaN for a missing one under the drop policy (its row is dropped with a
+// note); a missing label under another policy, or any other value, is an error: labels are never imputed.
+std::vector<double> read_labels(const csv_table& t, std::size_t label, missing_policy policy) {
     std::vector<double> y(t.rows());
     for (std::size_t r = 1; r <= t.rows(); ++r) {
         const std::string& s = t.text(r, label);
+        if (is_missing(s) && policy == missing_policy::drop_row) {
+            y[r - 1] = std::numeric_limits<double>::quiet_NaN();
+            continue;
+        }
         if (is_missing(s))
             throw input_error(t.place(r, label) + ": missing label " + shown(s) +
                               "; labels are never imputed or dropped silently: remove or fill the row");
@@ -440,29 +477,58 @@ std::string missing_counts(const std::vector<column_info>& columns) {
     return counts;
 }
 
-// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell.
+// The warning when the drop policy cost more than half the rows: the column whose gaps cost the most rows,
+// and what --ignore of it or the mean policy would keep instead.
+void warn_if_most_rows_dropped(const std::vector<column_info>& columns, const std::vector<std::size_t>& only_gap,
+                               std::size_t rows, std::size_t labelled, std::size_t kept, dataset& d) {
+    if (2 * kept >= rows) return;
+    std::size_t worst = 0;
+    for (std::size_t c = 1; c < columns.size(); ++c)
+        if (columns[c].missing > columns[worst].missing) worst = c;
+    const column_info& w = columns[worst];
+    d.warnings.push_back("dropping rows with missing values kept only " + std::to_string(kept) + " of " +
+                         std::to_string(rows) + " rows; column '" + w.name + "' is missing in " +
+                         std::to_string(w.missing) + " of them: --ignore " + w.name + " keeps " +
+                         std::to_string(kept + only_gap[worst]) + " rows, --missing mean keeps " +
+                         std::to_string(labelled));
+}
+
+// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell (and,
+// under the drop policy, with a label); notes say how many were dropped and for which columns.
 std::vector<std::size_t> rows_to_keep(const csv_table& t, const std::vector<column_info>& columns,
-                                      const csv_options& options, dataset& d) {
+                                      const std::vector<double>& y, const csv_options& options, dataset& d) {
     const std::size_t rows = t.rows();
     std::vector<std::size_t> kept;
+    std::vector<std::size_t> only_gap(columns.size(), 0);  // rows whose one missing cell is in column c
+    std::size_t unlabelled = 0;
     for (std::size_t r = 0; r < rows; ++r) {
-        bool complete = true;
-        for (const auto& c : columns)
-            if (is_missing(t.text(r + 1, c.index))) {
+        std::size_t gaps = 0, gap_column = 0;
+        for (std::size_t c = 0; c < columns.size(); ++c)
+            if (is_missing(t.text(r + 1, columns[c].index))) {
                 if (options.missing == missing_policy::error)
-                    throw input_error(t.place(r + 1, c.index) + ": missing value " + shown(t.text(r + 1, c.index)) +
-                                      " (the missing-value policy is error)");
-                complete = false;
+                    throw input_error(t.place(r + 1, columns[c].index) + ": missing value " +
+                                      shown(t.text(r + 1, columns[c].index)) + " (the missing-value policy is error)");
+                ++gaps;
+                gap_column = c;
             }
-        if (complete || options.missing != missing_policy::drop_row) kept.push_back(r);
+        if (std::isnan(y[r])) {
+            ++unlabelled;
+            continue;
+        }
+        if (gaps == 1) ++only_gap[gap_column];
+        if (gaps == 0 || options.missing != missing_policy::drop_row) kept.push_back(r);
     }
     if (kept.empty())
         throw input_error(t.path + ": every one of the " + std::to_string(rows) +
                           " rows has a missing value (missing cells: " + missing_counts(columns) +
                           "); use the mean policy or ignore the emptiest columns");
-    if (kept.size() < rows)
-        d.notes.push_back("dropped " + std::to_string(rows - kept.size()) + " of " + std::to_string(rows) +
+    if (unlabelled)
+        d.notes.push_back("dropped " + std::to_string(unlabelled) + " of " + std::to_string(rows) + " rows whose label '" +
+                          d.label_name + "' is missing");
+    if (kept.size() + unlabelled < rows)
+        d.notes.push_back("dropped " + std::to_string(rows - unlabelled - kept.size()) + " of " + std::to_string(rows) +
                           " rows with missing values (missing cells: " + missing_counts(columns) + ")");
+    warn_if_most_rows_dropped(columns, only_gap, rows, rows - unlabelled, kept.size(), d);
     return kept;
 }
 
@@ -505,6 +571,11 @@ void add_one_hot_features(const csv_table& t, const column_info& c, const std::v
     }
     for (const auto& v : values) one_hot(c.name + "_" + v, [&](const std::string& s) { return s == v; });
     if (any_missing) one_hot(c.name + "_missing", [](const std::string& s) { return is_missing(s); });
+    std::string levels;
+    for (const auto& v : values) levels += (levels.empty() ? "" : ", ") + v;
+    d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(values.size()) +
+                      " levels (" + (values.size() <= 8 ? levels : std::string("values sorted")) + ")" +
+                      (any_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
 }
 
 // Notes a constant feature; refuses two features with one name (a column and a one-hot value).
@@ -521,6 +592,39 @@ void check_features(const feature_rows& features, const std::string& path, datas
     }
 }
 
+// A feature whose values separate the two classes completely (every 1 above every 0, or below) predicts the
+// label perfectly: usually the label in other words (seaborn's 'alive' next to 'survived'). One warning per
+// source column. At least 5 samples of each class: in fewer, any varying feature separates them by chance.
+void warn_label_leaks(const feature_rows& features, const std::vector<std::string>& source_column,
+                      const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
+    std::set<std::string> warned;
+    for (std::size_t f = 0; f < features.size(); ++f) {
+        double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+        for (std::size_t j = 0; j < kept.size(); ++j) {
+            int cls = y[kept[j]] == 1.0;
+            lo[cls] = std::min(lo[cls], features[f][j]);
+            hi[cls] = std::max(hi[cls], features[f][j]);
+        }
+        bool both = std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 1.0; }) >= 5 &&
+                    std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 0.0; }) >= 5;
+        if (!both || !(hi[0] < lo[1] || hi[1] < lo[0]) || !warned.insert(source_column[f]).second) continue;
+        d.warnings.push_back("feature '" + d.feature_names[f] + "' predicts the label '" + d.label_name +
+                             "' perfectly in all " + std::to_string(kept.size()) +
+                             " samples: it is probably the label in other words; leave it out with --ignore " +
+                             source_column[f]);
+    }
+}
+
+// Labels of a single class leave nothing to separate.
+void warn_single_class(const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
+    std::size_t ones = 0;
+    for (std::size_t r : kept) ones += y[r] == 1.0;
+    if (ones != 0 && ones != kept.size()) return;
+    d.warnings.push_back("every one of the " + std::to_string(kept.size()) + " samples has label " +
+                         (ones ? "1" : "0") + " in '" + d.label_name +
+                         "': there is nothing to learn; check the label column (--label)");
+}
+
 }  // namespace
 
 dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
@@ -530,18 +634,25 @@ dataset parse_csv(const std::string& text, const std::string& path, const csv_op
     dataset d;
     d.source = path;
     d.label_name = table.names[label];
-    const std::vector<double> y = read_labels(table, label);
+    d.rows_read = table.rows();
+    for (std::size_t k = 0; k < used.size(); ++k)
+        if (!used[k] && k != label) d.notes.push_back("left out column '" + table.names[k] + "' as asked (ignore)");
+    const std::vector<double> y = read_labels(table, label, options.missing);
     const std::vector<column_info> columns = feature_columns(table, used, options, d);
-    const std::vector<std::size_t> kept = rows_to_keep(table, columns, options, d);
+    const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
 
     feature_rows features;
+    std::vector<std::string> source_column;  // per feature
     for (const auto& c : columns) {
         if (c.numeric)
             add_numeric_feature(c, kept, features, d);
         else
             add_one_hot_features(table, c, kept, features, d);
+        source_column.resize(features.size(), c.name);
     }
     check_features(features, path, d);
+    warn_single_class(y, kept, d);
+    warn_label_leaks(features, source_column, y, kept, d);
     if (options.standardize)
         for (auto& row : features) row = standardized(row);
 

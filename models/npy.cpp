@@ -246,6 +246,13 @@ tensor load_npy(const std::string& path, shape2 expected) {
     return t;
 }
 
+std::vector<std::pair<std::string, std::string>> parameter_files(const graph& g) {
+    std::vector<std::pair<std::string, std::string>> files;
+    for (node p : g.parameters()) check_file_name(p.name());
+    for (node p : g.parameters()) files.emplace_back(p.name() + ".npy", xt::dump_npy(g.value(p)));
+    return files;
+}
+
 void save_parameters(const graph& g, const std::string& directory) {
     std::error_code ec;
     std::filesystem::create_directories(directory, ec);
