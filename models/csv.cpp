@@ -1,6 +1,7 @@
 // The CSV loader: RFC 4180 records, column typing, one-hot text, missing-value policies, standardisation.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -37,8 +38,16 @@ public:
         shown_ = bytes;
         std::fprintf(stderr, "\rloading %s: %.0f MB read   ", name_.c_str(), double(bytes) / 1e6);
     }
-    void parsing() {
-        if (on_ && shown_) std::fprintf(stderr, "\rloading %s: %.0f MB read, parsing...   ", name_.c_str(), double(shown_) / 1e6);
+    // Called every 65536 records while parsing: the share of the text parsed, at most every 100 ms.
+    void parsing(std::size_t offset, std::size_t size) {
+        auto now = std::chrono::steady_clock::now();
+        if (!on_ || !shown_ || now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        std::fprintf(stderr, "\rloading %s: %.0f MB read, parsed %3.0f%%   ", name_.c_str(), double(shown_) / 1e6,
+                     100.0 * double(offset) / double(size ? size : 1));
+    }
+    void building() {
+        if (on_ && shown_) std::fprintf(stderr, "\rloading %s: %.0f MB read, parsed 100%%, building the data set", name_.c_str(), double(shown_) / 1e6);
     }
     void done() {
         if (on_ && shown_) std::fprintf(stderr, " done\n");
@@ -48,6 +57,7 @@ private:
     bool on_;
     std::string name_;
     std::size_t shown_ = 0;
+    std::chrono::steady_clock::time_point last_{};
 };
 
 struct cell {
@@ -84,7 +94,8 @@ std::string shown(const std::string& s) {
 
 // Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
 // are skipped; \n, \r\n and a lone \r all end a line.
-std::vector<record> parse_records(const std::string& path, const std::string& text, std::size_t start) {
+std::vector<record> parse_records(const std::string& path, const std::string& text, std::size_t start,
+                                  loading_progress* progress) {
     std::vector<record> records;
     const std::size_t n = text.size();
     std::size_t i = start;
@@ -156,6 +167,7 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             break;
         }
         records.push_back(std::move(rec));
+        if (progress && records.size() % 65536 == 0) progress->parsing(i, n);
     }
     return records;
 }
@@ -289,16 +301,6 @@ const char* to_string(missing_policy p) {
     return "?";
 }
 
-dataset load_csv(const std::string& path, const csv_options& options) {
-    std::string name = path == "-" ? "<stdin>" : path;
-    loading_progress progress(options.progress, name);
-    std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
-                                       [&](std::size_t bytes) { progress.read(bytes); });
-    progress.parsing();
-    dataset d = parse_csv(text, name, options);
-    progress.done();
-    return d;
-}
 
 namespace {
 
@@ -326,10 +328,10 @@ void check_not_binary(const std::string& text, const std::string& path) {
 }
 
 // The records and header of the text: non-empty, named columns that differ case-insensitively, no ragged row.
-csv_table read_table(const std::string& text, const std::string& path) {
+csv_table read_table(const std::string& text, const std::string& path, loading_progress* progress) {
     check_not_binary(text, path);
     std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
-    csv_table t{path, parse_records(path, text, start), {}};
+    csv_table t{path, parse_records(path, text, start, progress), {}};
     if (t.records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
     if (t.records.size() == 1)
         throw input_error(path + ":" + std::to_string(t.records[0].line) + ": header only, no data rows");
@@ -625,10 +627,10 @@ void warn_single_class(const std::vector<double>& y, const std::vector<std::size
                          "': there is nothing to learn; check the label column (--label)");
 }
 
-}  // namespace
-
-dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
-    const csv_table table = read_table(text, path);
+dataset parse_table(const std::string& text, const std::string& path, const csv_options& options,
+                    loading_progress* progress) {
+    const csv_table table = read_table(text, path, progress);
+    if (progress) progress->building();
     std::vector<bool> used;
     const std::size_t label = choose_columns(table, options, used);
     dataset d;
@@ -665,6 +667,22 @@ dataset parse_csv(const std::string& text, const std::string& path, const csv_op
             d.X(f, j) = features[f][j];
         }
     for (std::size_t j = 0; j < kept.size(); ++j) d.Y(0, j) = y[kept[j]];
+    return d;
+}
+
+}  // namespace
+
+dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
+    return parse_table(text, path, options, nullptr);
+}
+
+dataset load_csv(const std::string& path, const csv_options& options) {
+    std::string name = path == "-" ? "<stdin>" : path;
+    loading_progress progress(options.progress, name);
+    std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
+                                       [&](std::size_t bytes) { progress.read(bytes); });
+    dataset d = parse_table(text, name, options, &progress);
+    progress.done();
     return d;
 }
 

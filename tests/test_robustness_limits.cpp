@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -143,4 +144,27 @@ TEST_CASE("a run over the memory budget fails in seconds with the estimate and t
     auto by_default = run_command(exe, "--hidden 1000000000");
     check_one_line_error(by_default, "memory available now; set the budget with --max-memory");
     check_one_line_error(run_command(exe, "--max-memory 0"), "--max-memory: '0' is not a size");
+}
+
+TEST_CASE("a CSV over 8 MB shows its loading progress on a terminal and nothing elsewhere", "[robustness][limits]") {
+    if (std::system("command -v script >/dev/null 2>&1") != 0) {
+        WARN("util-linux 'script' (a pseudo-terminal) is missing: the progress case is skipped");
+        return;
+    }
+    temp_dir dir("limits-progress");
+    {
+        std::ofstream out(dir / "big.csv");
+        out << "a,b,c,y\n";
+        for (int k = 0; k < 1000000; ++k) out << k % 97 << "," << (k * 7) % 13 << "," << (k % 3 ? "x" : "z") << "," << k % 2 << "\n";
+    }
+    REQUIRE(std::filesystem::file_size(dir / "big.csv") > (8u << 20));
+    const std::string args = "--data '" + dir / "big.csv" + "' --hidden 2 --iterations 0 --init glorot";
+    auto on_terminal = run_command("/usr/bin/script", "-qec \"'" + exe + "' " + args + "\" /dev/null");
+    CHECK(on_terminal.out.find("loading " + dir / "big.csv" + ": 8 MB read") != std::string::npos);
+    CHECK(on_terminal.out.find("building the data set done") != std::string::npos);
+    auto piped = run_command(exe, args);
+    CHECK(piped.status <= 1);
+    CHECK(piped.err.empty());
+    auto quiet = run_command("/usr/bin/script", "-qec \"'" + exe + "' " + args + " -q\" /dev/null");
+    CHECK(quiet.out.find("loading") == std::string::npos);
 }
