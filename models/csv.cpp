@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -60,14 +62,21 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
+// A field as a view into the table's text (quoted fields are unescaped in place): 16 bytes per cell, so a
+// large file's cells take about as much memory as its text, not ten times more.
 struct cell {
-    std::string text;
-    std::size_t line = 0;  // physical line where the field starts (1-based)
+    std::size_t offset = 0;
+    std::uint32_t length = 0;
+    std::uint32_t line = 0;  // physical line where the field starts (1-based)
 };
 
-struct record {
-    std::size_t line = 0;
+// Every record's cells, one after the other: record r is cells[first[r]] .. cells[first[r + 1] - 1].
+struct records_view {
     std::vector<cell> cells;
+    std::vector<std::size_t> first{0};
+    std::size_t size() const { return first.size() - 1; }
+    std::size_t fields(std::size_t r) const { return first[r + 1] - first[r]; }
+    const cell& at(std::size_t r, std::size_t col) const { return cells[first[r] + col]; }
 };
 
 std::string lower(std::string s) {
@@ -78,7 +87,7 @@ std::string lower(std::string s) {
 
 bool is_blank(char ch) { return ch == ' ' || ch == '\t'; }
 
-std::string trim(const std::string& s) {
+std::string_view trim(std::string_view s) {
     std::size_t b = 0, e = s.size();
     while (b < e && is_blank(s[b])) ++b;
     while (e > b && is_blank(s[e - 1])) --e;
@@ -86,17 +95,17 @@ std::string trim(const std::string& s) {
 }
 
 // Shows a cell's text in a message: quoted, and cut short if long.
-std::string shown(const std::string& s) {
-    std::string t = s.size() > 40 ? s.substr(0, 40) + "..." : s;
+std::string shown(std::string_view s) {
+    std::string t = s.size() > 40 ? std::string(s.substr(0, 40)) + "..." : std::string(s);
     return "'" + t + "'";
 }
 
 
 // Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
-// are skipped; \n, \r\n and a lone \r all end a line.
-std::vector<record> parse_records(const std::string& path, const std::string& text, std::size_t start,
-                                  loading_progress* progress) {
-    std::vector<record> records;
+// are skipped; \n, \r\n and a lone \r all end a line. A quoted field is unescaped in place (its text only
+// shrinks), so every cell is a view into `text`.
+records_view parse_records(const std::string& path, std::string& text, std::size_t start, loading_progress* progress) {
+    records_view records;
     const std::size_t n = text.size();
     std::size_t i = start;
     std::size_t line = 1;
@@ -114,16 +123,17 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             i = k;
             continue;
         }
-        record rec;
-        rec.line = line;
+        std::size_t column = 0;
         for (;;) {
             cell c;
-            c.line = line;
-            std::size_t column = rec.cells.size() + 1;
+            c.line = std::uint32_t(line);
+            ++column;
             std::size_t k2 = i;
             while (k2 < n && is_blank(text[k2])) ++k2;
             if (k2 < n && text[k2] == '"') {
                 std::size_t quote_line = line;
+                std::size_t w = k2;  // the unescaped text is written from the opening quote on
+                c.offset = w;
                 i = k2 + 1;
                 for (;;) {
                     if (i >= n)
@@ -132,7 +142,7 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
                     char ch = text[i];
                     if (ch == '"') {
                         if (i + 1 < n && text[i + 1] == '"') {
-                            c.text += '"';
+                            text[w++] = '"';
                             i += 2;
                             continue;
                         }
@@ -142,12 +152,13 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
                     if (ch == '\r' || ch == '\n') {
                         std::size_t before = i;
                         end_of_line(i);
-                        c.text.append(text, before, i - before);
+                        for (std::size_t q = before; q < i; ++q) text[w++] = text[q];
                         continue;
                     }
-                    c.text += ch;
+                    text[w++] = ch;
                     ++i;
                 }
+                c.length = std::uint32_t(w - c.offset);
                 while (i < n && is_blank(text[i])) ++i;
                 if (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n')
                     throw input_error(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
@@ -156,9 +167,11 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             } else {
                 std::size_t b = i;
                 while (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n') ++i;
-                c.text = trim(text.substr(b, i - b));
+                std::string_view field = trim(std::string_view(text).substr(b, i - b));
+                c.offset = std::size_t(field.data() - text.data());
+                c.length = std::uint32_t(field.size());
             }
-            rec.cells.push_back(std::move(c));
+            records.cells.push_back(c);
             if (i < n && text[i] == ',') {
                 ++i;
                 continue;
@@ -166,26 +179,30 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             if (i < n) end_of_line(i);
             break;
         }
-        records.push_back(std::move(rec));
+        records.first.push_back(records.cells.size());
         if (progress && records.size() % 65536 == 0) progress->parsing(i, n);
     }
     return records;
 }
 
 // The cells that count as missing, compared case-insensitively after trimming (pandas' usual spellings).
-bool is_missing(const std::string& s) {
-    static const std::set<std::string> tokens{"", "na", "n/a", "#n/a", "nan", "-nan", "+nan", "null", "none", "<na>"};
-    return s.size() <= 12 && tokens.count(lower(trim(s))) != 0;
+bool is_missing(std::string_view s) {
+    static const std::set<std::string, std::less<>> tokens{"", "na", "n/a", "#n/a", "nan", "-nan", "+nan", "null", "none", "<na>"};
+    if (s.size() > 12) return false;
+    char buf[13];
+    std::string_view t = trim(s);
+    for (std::size_t k = 0; k < t.size(); ++k) buf[k] = (t[k] >= 'A' && t[k] <= 'Z') ? char(t[k] - 'A' + 'a') : t[k];
+    return tokens.find(std::string_view(buf, t.size())) != tokens.end();
 }
 
-bool looks_infinite(const std::string& s) {
-    std::string t = lower(trim(s));
+bool looks_infinite(std::string_view s) {
+    std::string t = lower(std::string(trim(s)));
     if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.erase(0, 1);
     return t == "inf" || t == "infinity";
 }
 
 // Decimal numbers only: [+-] digits [. digits] [e [+-] digits], at least one digit before the exponent.
-bool looks_numeric(const std::string& s) {
+bool looks_numeric(std::string_view s) {
     std::size_t i = 0, n = s.size(), digits = 0;
     if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
     while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
@@ -205,7 +222,7 @@ bool looks_numeric(const std::string& s) {
 }
 
 // Parses a looks_numeric() string. Returns false on overflow; an underflow gives the rounded tiny value.
-bool parse_number(const std::string& s, double& value) {
+bool parse_number(std::string_view s, double& value) {
     const char* b = s.data();
     const char* e = s.data() + s.size();
     if (b < e && *b == '+') ++b;
@@ -214,7 +231,7 @@ bool parse_number(const std::string& s, double& value) {
     if (r.ec != std::errc::result_out_of_range) return false;
     // Out of range: strtod tells overflow (HUGE_VAL) from underflow (a tiny or zero result).
     errno = 0;
-    double v = std::strtod(s.c_str(), nullptr);
+    double v = std::strtod(std::string(s).c_str(), nullptr);
     if (std::isinf(v)) return false;
     value = v;
     return true;
@@ -226,7 +243,7 @@ struct column_info {
     bool numeric = false;
     std::size_t missing = 0;
     std::vector<double> values;       // numeric: per data row (NaN where missing)
-    std::set<std::string> categories;  // text: distinct filled values
+    std::set<std::string_view> categories;  // text: distinct filled values (views into the table's text)
 };
 
 // Mean and population standard deviation computed on values scaled into [-1, 1], so 1e308 cannot overflow;
@@ -307,13 +324,17 @@ namespace {
 // The records of a file with its header read: what every step after parsing looks cells up in.
 struct csv_table {
     std::string path;
-    std::vector<record> records;  // [0] is the header; data row r (1-based) is records[r]
+    std::string content;    // the file's text, quoted fields unescaped in place
+    records_view records;  // [0] is the header; data row r (1-based) is record r
     std::vector<std::string> names;
     std::size_t rows() const { return records.size() - 1; }
-    const std::string& text(std::size_t r, std::size_t col) const { return records[r].cells[col].text; }
+    std::string_view text(std::size_t r, std::size_t col) const {
+        const cell& c = records.at(r, col);
+        return std::string_view(content).substr(c.offset, c.length);
+    }
     // "file:line:column (name)" of a data cell; r is the record index (1 = first data row).
     std::string place(std::size_t r, std::size_t col) const {
-        return path + ":" + std::to_string(records[r].cells[col].line) + ":" + std::to_string(col + 1) + " (" +
+        return path + ":" + std::to_string(records.at(r, col).line) + ":" + std::to_string(col + 1) + " (" +
                names[col] + ")";
     }
 };
@@ -328,18 +349,19 @@ void check_not_binary(const std::string& text, const std::string& path) {
 }
 
 // The records and header of the text: non-empty, named columns that differ case-insensitively, no ragged row.
-csv_table read_table(const std::string& text, const std::string& path, loading_progress* progress) {
+csv_table read_table(std::string text, const std::string& path, loading_progress* progress) {
     check_not_binary(text, path);
     std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
-    csv_table t{path, parse_records(path, text, start, progress), {}};
-    if (t.records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
+    csv_table t{path, std::move(text), {}, {}};
+    t.records = parse_records(path, t.content, start, progress);
+    if (t.records.size() == 0) throw input_error(path + ": empty file; expected a header row and data rows");
+    const std::size_t header_line = t.records.at(0, 0).line;
     if (t.records.size() == 1)
-        throw input_error(path + ":" + std::to_string(t.records[0].line) + ": header only, no data rows");
-    const record& header = t.records[0];
+        throw input_error(path + ":" + std::to_string(header_line) + ": header only, no data rows");
     std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
-    for (std::size_t k = 0; k < header.cells.size(); ++k) {
-        std::string name = trim(header.cells[k].text);
-        std::string place = path + ":" + std::to_string(header.line) + ":" + std::to_string(k + 1);
+    for (std::size_t k = 0; k < t.records.fields(0); ++k) {
+        std::string name(trim(t.text(0, k)));
+        std::string place = path + ":" + std::to_string(header_line) + ":" + std::to_string(k + 1);
         if (name.empty()) throw input_error(place + ": empty column name in the header");
         auto [it, fresh] = seen_names.emplace(lower(name), k);
         if (!fresh)
@@ -349,9 +371,9 @@ csv_table read_table(const std::string& text, const std::string& path, loading_p
     }
     const std::size_t H = t.names.size();
     for (std::size_t r = 1; r < t.records.size(); ++r)
-        if (t.records[r].cells.size() != H)
-            throw input_error(path + ":" + std::to_string(t.records[r].line) + ": row has " +
-                              std::to_string(t.records[r].cells.size()) + " fields, header has " + std::to_string(H));
+        if (t.records.fields(r) != H)
+            throw input_error(path + ":" + std::to_string(t.records.at(r, 0).line) + ": row has " +
+                              std::to_string(t.records.fields(r)) + " fields, header has " + std::to_string(H));
     return t;
 }
 
@@ -379,7 +401,7 @@ std::size_t choose_columns(const csv_table& t, const csv_options& options, std::
 std::vector<double> read_labels(const csv_table& t, std::size_t label, missing_policy policy) {
     std::vector<double> y(t.rows());
     for (std::size_t r = 1; r <= t.rows(); ++r) {
-        const std::string& s = t.text(r, label);
+        std::string_view s = t.text(r, label);
         if (is_missing(s) && policy == missing_policy::drop_row) {
             y[r - 1] = std::numeric_limits<double>::quiet_NaN();
             continue;
@@ -403,7 +425,7 @@ column_info type_column(const csv_table& t, std::size_t k) {
     c.name = t.names[k];
     bool any_text = false, any_value = false;
     for (std::size_t r = 1; r <= rows; ++r) {
-        const std::string& s = t.text(r, k);
+        std::string_view s = t.text(r, k);
         if (is_missing(s))
             ++c.missing;
         else if (looks_numeric(s) || looks_infinite(s))
@@ -422,7 +444,7 @@ column_info type_column(const csv_table& t, std::size_t k) {
     }
     c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
     for (std::size_t r = 1; r <= rows; ++r) {
-        const std::string& s = t.text(r, k);
+        std::string_view s = t.text(r, k);
         if (is_missing(s)) continue;
         if (looks_infinite(s))
             throw input_error(t.place(r, k) + ": infinite value " + shown(s) +
@@ -562,19 +584,19 @@ void add_one_hot_features(const csv_table& t, const column_info& c, const std::v
         features.push_back(std::move(row));
         d.feature_names.push_back(name);
     };
-    std::set<std::string> values;
+    std::set<std::string_view> values;
     bool any_missing = false;
     for (std::size_t r : kept) {
-        const std::string& s = t.text(r + 1, c.index);
+        std::string_view s = t.text(r + 1, c.index);
         if (is_missing(s))
             any_missing = true;
         else
             values.insert(s);
     }
-    for (const auto& v : values) one_hot(c.name + "_" + v, [&](const std::string& s) { return s == v; });
-    if (any_missing) one_hot(c.name + "_missing", [](const std::string& s) { return is_missing(s); });
+    for (const auto& v : values) one_hot(c.name + "_" + std::string(v), [&](std::string_view s) { return s == v; });
+    if (any_missing) one_hot(c.name + "_missing", [](std::string_view s) { return is_missing(s); });
     std::string levels;
-    for (const auto& v : values) levels += (levels.empty() ? "" : ", ") + v;
+    for (const auto& v : values) levels += (levels.empty() ? "" : ", ") + std::string(v);
     d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(values.size()) +
                       " levels (" + (values.size() <= 8 ? levels : std::string("values sorted")) + ")" +
                       (any_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
@@ -627,9 +649,9 @@ void warn_single_class(const std::vector<double>& y, const std::vector<std::size
                          "': there is nothing to learn; check the label column (--label)");
 }
 
-dataset parse_table(const std::string& text, const std::string& path, const csv_options& options,
+dataset parse_table(std::string text, const std::string& path, const csv_options& options,
                     loading_progress* progress) {
-    const csv_table table = read_table(text, path, progress);
+    const csv_table table = read_table(std::move(text), path, progress);
     if (progress) progress->building();
     std::vector<bool> used;
     const std::size_t label = choose_columns(table, options, used);
@@ -681,7 +703,7 @@ dataset load_csv(const std::string& path, const csv_options& options) {
     loading_progress progress(options.progress, name);
     std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
                                        [&](std::size_t bytes) { progress.read(bytes); });
-    dataset d = parse_table(text, name, options, &progress);
+    dataset d = parse_table(std::move(text), name, options, &progress);
     progress.done();
     return d;
 }
