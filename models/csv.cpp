@@ -556,7 +556,45 @@ std::vector<std::size_t> rows_to_keep(const csv_table& t, const std::vector<colu
     return kept;
 }
 
-using feature_rows = std::vector<std::vector<double>>;
+// The feature rows, each copied into X (features x kept rows) as soon as it is built, so the data set is never
+// held twice while loading; count_features sizes X beforehand.
+class feature_rows {
+public:
+    feature_rows(std::size_t count, std::size_t samples) : X(tensor::from_shape({count, samples})) {}
+    void push_back(const std::vector<double>& row) { std::copy(row.begin(), row.end(), data(size_++)); }
+    std::size_t size() const { return size_; }
+    std::size_t samples() const { return X.shape()[1]; }
+    double* data(std::size_t f) { return X.data() + f * samples(); }
+    const double* data(std::size_t f) const { return X.data() + f * samples(); }
+    tensor X;
+
+private:
+    std::size_t size_ = 0;
+};
+
+// How many features the columns give over the kept rows: one per numeric column, one per value of a text
+// column (and one for its missing cells, if any).
+std::size_t count_features(const csv_table& t, const std::vector<column_info>& columns,
+                           const std::vector<std::size_t>& kept) {
+    std::size_t count = 0;
+    for (const auto& c : columns) {
+        if (c.numeric) {
+            ++count;
+            continue;
+        }
+        std::set<std::string_view> values;
+        bool any_missing = false;
+        for (std::size_t r : kept) {
+            std::string_view s = t.text(r + 1, c.index);
+            if (is_missing(s))
+                any_missing = true;
+            else
+                values.insert(s);
+        }
+        count += values.size() + (any_missing ? 1 : 0);
+    }
+    return count;
+}
 
 // A numeric column as one feature row over the kept rows, missing cells filled with the column's mean.
 void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& kept, feature_rows& features,
@@ -606,8 +644,8 @@ void add_one_hot_features(const csv_table& t, const column_info& c, const std::v
 void check_features(const feature_rows& features, const std::string& path, dataset& d) {
     std::set<std::string> feature_names;
     for (std::size_t f = 0; f < features.size(); ++f) {
-        const auto& row = features[f];
-        if (std::all_of(row.begin(), row.end(), [&](double v) { return v == row[0]; }))
+        const double* row = features.data(f);
+        if (std::all_of(row, row + features.samples(), [&](double v) { return v == row[0]; }))
             d.notes.push_back("feature '" + d.feature_names[f] + "' is constant (" + std::to_string(row[0]) +
                               ") in every kept row; it carries no information");
         if (!feature_names.insert(d.feature_names[f]).second)
@@ -621,17 +659,18 @@ void check_features(const feature_rows& features, const std::string& path, datas
 // source column. At least 5 samples of each class: in fewer, any varying feature separates them by chance.
 void warn_label_leaks(const feature_rows& features, const std::vector<std::string>& source_column,
                       const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
+    std::size_t ones = std::size_t(std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 1.0; }));
+    if (ones < 5 || kept.size() - ones < 5) return;
     std::set<std::string> warned;
     for (std::size_t f = 0; f < features.size(); ++f) {
         double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+        const double* row = features.data(f);
         for (std::size_t j = 0; j < kept.size(); ++j) {
             int cls = y[kept[j]] == 1.0;
-            lo[cls] = std::min(lo[cls], features[f][j]);
-            hi[cls] = std::max(hi[cls], features[f][j]);
+            lo[cls] = std::min(lo[cls], row[j]);
+            hi[cls] = std::max(hi[cls], row[j]);
         }
-        bool both = std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 1.0; }) >= 5 &&
-                    std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 0.0; }) >= 5;
-        if (!both || !(hi[0] < lo[1] || hi[1] < lo[0]) || !warned.insert(source_column[f]).second) continue;
+        if (!(hi[0] < lo[1] || hi[1] < lo[0]) || !warned.insert(source_column[f]).second) continue;
         d.warnings.push_back("feature '" + d.feature_names[f] + "' predicts the label '" + d.label_name +
                              "' perfectly in all " + std::to_string(kept.size()) +
                              " samples: it is probably the label in other words; leave it out with --ignore " +
@@ -662,32 +701,33 @@ dataset parse_table(std::string text, const std::string& path, const csv_options
     for (std::size_t k = 0; k < used.size(); ++k)
         if (!used[k] && k != label) d.notes.push_back("left out column '" + table.names[k] + "' as asked (ignore)");
     const std::vector<double> y = read_labels(table, label, options.missing);
-    const std::vector<column_info> columns = feature_columns(table, used, options, d);
+    std::vector<column_info> columns = feature_columns(table, used, options, d);
     const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
 
-    feature_rows features;
+    feature_rows features(count_features(table, columns, kept), kept.size());
     std::vector<std::string> source_column;  // per feature
-    for (const auto& c : columns) {
+    for (auto& c : columns) {
         if (c.numeric)
             add_numeric_feature(c, kept, features, d);
         else
             add_one_hot_features(table, c, kept, features, d);
         source_column.resize(features.size(), c.name);
+        std::vector<double>().swap(c.values);  // in X now
     }
     check_features(features, path, d);
     warn_single_class(y, kept, d);
     warn_label_leaks(features, source_column, y, kept, d);
-    if (options.standardize)
-        for (auto& row : features) row = standardized(row);
-
-    d.X = tensor::from_shape({features.size(), kept.size()});
-    d.Y = tensor::from_shape({1, kept.size()});
-    for (std::size_t f = 0; f < features.size(); ++f)
-        for (std::size_t j = 0; j < kept.size(); ++j) {
-            if (!std::isfinite(features[f][j]))
-                throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
-            d.X(f, j) = features[f][j];
+    for (std::size_t f = 0; f < features.size(); ++f) {
+        double* row = features.data(f);
+        if (options.standardize) {
+            std::vector<double> z = standardized(std::vector<double>(row, row + kept.size()));
+            std::copy(z.begin(), z.end(), row);
         }
+        if (!std::all_of(row, row + kept.size(), [](double v) { return std::isfinite(v); }))
+            throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
+    }
+    d.X = std::move(features.X);
+    d.Y = tensor::from_shape({1, kept.size()});
     for (std::size_t j = 0; j < kept.size(); ++j) d.Y(0, j) = y[kept[j]];
     return d;
 }
