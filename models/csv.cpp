@@ -244,6 +244,11 @@ struct column_info {
     std::size_t missing = 0;
     std::vector<double> values;       // numeric: per data row (NaN where missing)
     std::set<std::string_view> categories;  // text: distinct filled values (views into the table's text)
+    // Text, over the kept rows (encode_text_columns): the sorted values, and per kept row its value's index
+    // (levels.size() for a missing cell), so the one-hot rows are built after the text is freed.
+    std::vector<std::string> levels;
+    std::vector<std::uint32_t> codes;
+    bool kept_missing = false;
 };
 
 // Mean and population standard deviation computed on values scaled into [-1, 1], so 1e308 cannot overflow;
@@ -572,26 +577,36 @@ private:
     std::size_t size_ = 0;
 };
 
-// How many features the columns give over the kept rows: one per numeric column, one per value of a text
-// column (and one for its missing cells, if any).
-std::size_t count_features(const csv_table& t, const std::vector<column_info>& columns,
-                           const std::vector<std::size_t>& kept) {
+// Encodes every text column over the kept rows (levels and codes) and returns the number of features: one
+// per numeric column, one per value of a text column and one for its missing cells, if any.
+std::size_t encode_text_columns(const csv_table& t, std::vector<column_info>& columns,
+                                const std::vector<std::size_t>& kept) {
     std::size_t count = 0;
-    for (const auto& c : columns) {
+    for (auto& c : columns) {
         if (c.numeric) {
             ++count;
             continue;
         }
         std::set<std::string_view> values;
-        bool any_missing = false;
         for (std::size_t r : kept) {
             std::string_view s = t.text(r + 1, c.index);
             if (is_missing(s))
-                any_missing = true;
+                c.kept_missing = true;
             else
                 values.insert(s);
         }
-        count += values.size() + (any_missing ? 1 : 0);
+        std::map<std::string_view, std::uint32_t> index;
+        for (auto v : values) {
+            index.emplace(v, std::uint32_t(c.levels.size()));
+            c.levels.emplace_back(v);
+        }
+        c.codes.reserve(kept.size());
+        for (std::size_t r : kept) {
+            std::string_view s = t.text(r + 1, c.index);
+            c.codes.push_back(is_missing(s) ? std::uint32_t(c.levels.size()) : index.at(s));
+        }
+        c.categories.clear();  // views into the text, which is freed next
+        count += c.levels.size() + (c.kept_missing ? 1 : 0);
     }
     return count;
 }
@@ -614,30 +629,19 @@ void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& k
 
 // A text column one-hot encoded over the kept rows, values in sorted order; missing cells get a
 // "<column>_missing" category of their own, never an invented value.
-void add_one_hot_features(const csv_table& t, const column_info& c, const std::vector<std::size_t>& kept,
-                          feature_rows& features, dataset& d) {
-    auto one_hot = [&](const std::string& name, auto&& is_value) {
-        std::vector<double> row;
-        for (std::size_t r : kept) row.push_back(is_value(t.text(r + 1, c.index)) ? 1.0 : 0.0);
-        features.push_back(std::move(row));
-        d.feature_names.push_back(name);
-    };
-    std::set<std::string_view> values;
-    bool any_missing = false;
-    for (std::size_t r : kept) {
-        std::string_view s = t.text(r + 1, c.index);
-        if (is_missing(s))
-            any_missing = true;
-        else
-            values.insert(s);
+void add_one_hot_features(const column_info& c, feature_rows& features, dataset& d) {
+    const std::size_t level_count = c.levels.size();
+    for (std::size_t level = 0; level < level_count + (c.kept_missing ? 1 : 0); ++level) {
+        std::vector<double> row(c.codes.size());
+        for (std::size_t j = 0; j < c.codes.size(); ++j) row[j] = c.codes[j] == level ? 1.0 : 0.0;
+        features.push_back(row);
+        d.feature_names.push_back(c.name + "_" + (level < level_count ? c.levels[level] : std::string("missing")));
     }
-    for (const auto& v : values) one_hot(c.name + "_" + std::string(v), [&](std::string_view s) { return s == v; });
-    if (any_missing) one_hot(c.name + "_missing", [](std::string_view s) { return is_missing(s); });
     std::string levels;
-    for (const auto& v : values) levels += (levels.empty() ? "" : ", ") + std::string(v);
-    d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(values.size()) +
-                      " levels (" + (values.size() <= 8 ? levels : std::string("values sorted")) + ")" +
-                      (any_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
+    for (const auto& v : c.levels) levels += (levels.empty() ? "" : ", ") + v;
+    d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(level_count) + " levels (" +
+                      (level_count <= 8 ? levels : std::string("values sorted")) + ")" +
+                      (c.kept_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
 }
 
 // Notes a constant feature; refuses two features with one name (a column and a one-hot value).
@@ -690,7 +694,7 @@ void warn_single_class(const std::vector<double>& y, const std::vector<std::size
 
 dataset parse_table(std::string text, const std::string& path, const csv_options& options,
                     loading_progress* progress) {
-    const csv_table table = read_table(std::move(text), path, progress);
+    csv_table table = read_table(std::move(text), path, progress);
     if (progress) progress->building();
     std::vector<bool> used;
     const std::size_t label = choose_columns(table, options, used);
@@ -704,15 +708,19 @@ dataset parse_table(std::string text, const std::string& path, const csv_options
     std::vector<column_info> columns = feature_columns(table, used, options, d);
     const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
 
-    feature_rows features(count_features(table, columns, kept), kept.size());
+    const std::size_t feature_count = encode_text_columns(table, columns, kept);
+    table.content = std::string();  // every cell is a number or a code now: free the text before X exists
+    table.records = records_view();
+    feature_rows features(feature_count, kept.size());
     std::vector<std::string> source_column;  // per feature
     for (auto& c : columns) {
         if (c.numeric)
             add_numeric_feature(c, kept, features, d);
         else
-            add_one_hot_features(table, c, kept, features, d);
+            add_one_hot_features(c, features, d);
         source_column.resize(features.size(), c.name);
         std::vector<double>().swap(c.values);  // in X now
+        std::vector<std::uint32_t>().swap(c.codes);
     }
     check_features(features, path, d);
     warn_single_class(y, kept, d);
