@@ -62,21 +62,35 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
-// A field as a view into the table's text (quoted fields are unescaped in place): 16 bytes per cell, so a
-// large file's cells take about as much memory as its text, not ten times more.
+// A field as a view into the table's text (quoted fields are unescaped in place): 8 bytes per cell, so a
+// large file's cells take about twice its text, not twenty times. Texts of 4 GiB and more are refused.
 struct cell {
-    std::size_t offset = 0;
+    std::uint32_t offset = 0;
     std::uint32_t length = 0;
-    std::uint32_t line = 0;  // physical line where the field starts (1-based)
 };
+
+// Line breaks in a field (\r\n, \n and a lone \r each count once): only quoted fields hold any.
+std::size_t line_breaks(std::string_view s) {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < s.size(); ++k)
+        if (s[k] == '\n' || (s[k] == '\r' && (k + 1 == s.size() || s[k + 1] != '\n'))) ++n;
+    return n;
+}
 
 // Every record's cells, one after the other: record r is cells[first[r]] .. cells[first[r + 1] - 1].
 struct records_view {
     std::vector<cell> cells;
     std::vector<std::size_t> first{0};
+    std::vector<std::uint32_t> lines;  // physical line where each record starts (1-based)
     std::size_t size() const { return first.size() - 1; }
     std::size_t fields(std::size_t r) const { return first[r + 1] - first[r]; }
     const cell& at(std::size_t r, std::size_t col) const { return cells[first[r] + col]; }
+    // The line where a field starts: its record's, plus the line breaks inside the fields before it.
+    std::size_t line(std::size_t r, std::size_t col, const std::string& text) const {
+        std::size_t l = lines[r];
+        for (std::size_t k = 0; k < col; ++k) l += line_breaks(std::string_view(text).substr(at(r, k).offset, at(r, k).length));
+        return l;
+    }
 };
 
 std::string lower(std::string s) {
@@ -124,16 +138,16 @@ records_view parse_records(const std::string& path, std::string& text, std::size
             continue;
         }
         std::size_t column = 0;
+        records.lines.push_back(std::uint32_t(line));
         for (;;) {
             cell c;
-            c.line = std::uint32_t(line);
             ++column;
             std::size_t k2 = i;
             while (k2 < n && is_blank(text[k2])) ++k2;
             if (k2 < n && text[k2] == '"') {
                 std::size_t quote_line = line;
                 std::size_t w = k2;  // the unescaped text is written from the opening quote on
-                c.offset = w;
+                c.offset = std::uint32_t(w);
                 i = k2 + 1;
                 for (;;) {
                     if (i >= n)
@@ -168,7 +182,7 @@ records_view parse_records(const std::string& path, std::string& text, std::size
                 std::size_t b = i;
                 while (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n') ++i;
                 std::string_view field = trim(std::string_view(text).substr(b, i - b));
-                c.offset = std::size_t(field.data() - text.data());
+                c.offset = std::uint32_t(field.data() - text.data());
                 c.length = std::uint32_t(field.size());
             }
             records.cells.push_back(c);
@@ -339,7 +353,7 @@ struct csv_table {
     }
     // "file:line:column (name)" of a data cell; r is the record index (1 = first data row).
     std::string place(std::size_t r, std::size_t col) const {
-        return path + ":" + std::to_string(records.at(r, col).line) + ":" + std::to_string(col + 1) + " (" +
+        return path + ":" + std::to_string(records.line(r, col, content)) + ":" + std::to_string(col + 1) + " (" +
                names[col] + ")";
     }
 };
@@ -357,10 +371,12 @@ void check_not_binary(const std::string& text, const std::string& path) {
 csv_table read_table(std::string text, const std::string& path, loading_progress* progress) {
     check_not_binary(text, path);
     std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
+    if (text.size() > std::numeric_limits<std::uint32_t>::max())
+        throw input_error(path + ": a CSV of 4 GiB or more is not supported; split it");
     csv_table t{path, std::move(text), {}, {}};
     t.records = parse_records(path, t.content, start, progress);
     if (t.records.size() == 0) throw input_error(path + ": empty file; expected a header row and data rows");
-    const std::size_t header_line = t.records.at(0, 0).line;
+    const std::size_t header_line = t.records.lines[0];
     if (t.records.size() == 1)
         throw input_error(path + ":" + std::to_string(header_line) + ": header only, no data rows");
     std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
@@ -377,7 +393,7 @@ csv_table read_table(std::string text, const std::string& path, loading_progress
     const std::size_t H = t.names.size();
     for (std::size_t r = 1; r < t.records.size(); ++r)
         if (t.records.fields(r) != H)
-            throw input_error(path + ":" + std::to_string(t.records.at(r, 0).line) + ": row has " +
+            throw input_error(path + ":" + std::to_string(t.records.lines[r]) + ": row has " +
                               std::to_string(t.records.fields(r)) + " fields, header has " + std::to_string(H));
     return t;
 }
