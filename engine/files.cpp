@@ -195,6 +195,7 @@ extern "C" void on_fatal_signal(int sig) {
         if (in_flight_used[k].load() && in_flight_is_dir[k].load()) ::rmdir(in_flight_path[k]);
     const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
     auto put = [](const char* s) { [[maybe_unused]] ssize_t n = ::write(2, s, std::strlen(s)); };
+    if (::isatty(2)) put("\n");  // past a progress line, if one is shown
     put(signal_program);
     put(": stopped by ");
     put(name);
