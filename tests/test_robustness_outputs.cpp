@@ -172,8 +172,11 @@ TEST_CASE("a socket or a block device as an output is refused up front and left 
         WARN("no /dev/loop0 block device here: the block-device case is skipped");
         return;
     }
-    check_one_line_error(sh("SYMCHECK" + quick + "--dot /dev/loop0"), "a block device");
-    CHECK((::stat("/dev/loop0", &st) == 0 && S_ISBLK(st.st_mode)));
+    for (bool nobody : {false, true}) {
+        INFO("as nobody: " << nobody);
+        check_one_line_error(sh("SYMCHECK" + quick + "--dot /dev/loop0", nobody), "a block device");
+        CHECK((::stat("/dev/loop0", &st) == 0 && S_ISBLK(st.st_mode)));
+    }
 }
 
 TEST_CASE("'-' writes every text output to stdout and no file named '-'", "[robustness][outputs]") {
