@@ -168,3 +168,12 @@ TEST_CASE("a CSV over 8 MB shows its loading progress on a terminal and nothing 
     auto quiet = run_command("/usr/bin/script", "-qec \"'" + exe + "' " + args + " -q\" /dev/null");
     CHECK(quiet.out.find("loading") == std::string::npos);
 }
+
+TEST_CASE("a parameter file that is a device is refused at once instead of read without end", "[robustness][limits]") {
+    temp_dir dir("limits-npy");
+    std::filesystem::create_symlink("/dev/zero", dir.path / "W1.npy");
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_command(exe, "--load '" + dir.path.string() + "' --iterations 0");
+    CHECK(seconds_since(start) < 1.0);
+    check_one_line_error(r, "W1.npy: not a regular file; a .npy file is expected");
+}
