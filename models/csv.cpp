@@ -205,12 +205,17 @@ bool is_missing(std::string_view s) {
     if (s.size() > 12) return false;
     char buf[13];
     std::string_view t = trim(s);
+    if (t.empty()) return true;
+    if (std::string_view("nN#-+<").find(t[0]) == std::string_view::npos) return false;  // no token starts so
     for (std::size_t k = 0; k < t.size(); ++k) buf[k] = (t[k] >= 'A' && t[k] <= 'Z') ? char(t[k] - 'A' + 'a') : t[k];
     return tokens.find(std::string_view(buf, t.size())) != tokens.end();
 }
 
 bool looks_infinite(std::string_view s) {
-    std::string t = lower(std::string(trim(s)));
+    std::string_view v = trim(s);
+    std::size_t sign = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
+    if (v.size() <= sign || (v[sign] != 'i' && v[sign] != 'I')) return false;  // the common case, without allocating
+    std::string t = lower(std::string(v));
     if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.erase(0, 1);
     return t == "inf" || t == "infinity";
 }
