@@ -174,6 +174,7 @@ char in_flight_path[max_in_flight][max_path];
 std::atomic<bool> in_flight_used[max_in_flight];
 std::atomic<bool> in_flight_is_dir[max_in_flight];
 const char* signal_program = "symgrad";
+volatile std::sig_atomic_t outputs_committed = 0;  // set once a batch's renames are done
 
 // Single-threaded use: a slot's path is written before the slot is marked used, so the handler never
 // sees half a path.
@@ -199,7 +200,7 @@ extern "C" void on_fatal_signal(int sig) {
     put(signal_program);
     put(": stopped by ");
     put(name);
-    put("; no output written\n");
+    put(outputs_committed ? "; the outputs were written\n" : "; no output written\n");
     ::_exit(128 + sig);
 }
 
@@ -325,17 +326,26 @@ void output_batch::commit() {
         abandon();
         throw;
     }
+    // The renames run with INT, TERM and HUP held back, so a signal finds either every temporary (and
+    // removes them) or every output in place, never half of them.
+    sigset_t held, before;
+    sigemptyset(&held);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, sig);
+    ::sigprocmask(SIG_BLOCK, &held, &before);
     for (auto& e : entries_) {
         if (e.temporary.empty()) continue;
         if (std::rename(e.temporary.c_str(), e.path.c_str()) != 0) {
             int err = errno;
             abandon();
+            ::sigprocmask(SIG_SETMASK, &before, nullptr);
             throw io_error("cannot write '" + e.path + "': " + std::strerror(err));
         }
         e.temporary.clear();
     }
     for (int k = 0; k < max_in_flight; ++k) in_flight_used[k].store(false);
     created_directories_.clear();
+    outputs_committed = 1;
+    ::sigprocmask(SIG_SETMASK, &before, nullptr);
 }
 
 }  // namespace symgrad
