@@ -23,6 +23,9 @@ struct config {
     // Data.
     std::string data = "titanic";
     csv_options csv;
+    // Limits: the largest input read, and the memory a run may use (empty: the memory available now).
+    std::size_t max_input_bytes = std::size_t(4) << 30;
+    std::optional<double> max_memory_bytes;
     // Model.
     std::vector<std::size_t> hidden{4};
     activation hidden_activation = activation::tanh;

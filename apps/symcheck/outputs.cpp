@@ -91,8 +91,10 @@ int exit_status(const experiment& ex) {
 std::string text_report(const config& cfg, const experiment& ex) {
     std::ostringstream out;
     out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives(ex.data)
-        << " positive), " << ex.data.features() << " features\n"
-        << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
+        << " positive), " << ex.data.features() << " features\n";
+    for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
+    for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
+    out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
         << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
         << ", sigmoid output, binary cross-entropy\n" << validation_line(cfg, ex)
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
@@ -149,6 +151,9 @@ std::string json_report(const config& cfg, const experiment& ex) {
     j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
                  {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
+    if (ex.data.rows_read) j["data"]["rows_read"] = ex.data.rows_read;  // absent for the embedded data, as before
+    if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
+    if (!ex.data.warnings.empty()) j["data"]["warnings"] = ex.data.warnings;
     j["model"] = {{"inputs", ex.spec.inputs},
                   {"hidden", cfg.hidden},
                   {"activation", to_string(cfg.hidden_activation)},
