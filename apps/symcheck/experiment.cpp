@@ -48,10 +48,10 @@ void print_tensor(std::ostream& out, const std::string& name, const tensor& t) {
 }
 
 // Divergence, the rule docs/errors.md explains: after an update the cost is above its starting value AND some
-// sample's true label gets a probability beyond the BCE clamp. There the clamped loss no longer measures the
-// error and the sigmoid's gradient has vanished, so training cannot come back and any verdict would describe
-// an artefact. Both thresholds are the problem's own (the starting cost, ops.hpp's bce_clamp); NaN and Inf
-// are the graph's anomaly detection's job.
+// sample's true label gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
+// certain): the model is worse than it started and certain of a wrong answer, the state a far too large
+// learning rate leaves, with every tanh unit saturated. Both thresholds are the problem's own (the starting
+// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job.
 void check_divergence(const mlp& net, const config& cfg, const std::string& run, std::size_t iteration,
                       double cost, double initial_cost) {
     if (!(cost > initial_cost)) return;
@@ -65,7 +65,7 @@ void check_divergence(const mlp& net, const config& cfg, const std::string& run,
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
             << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
             << j << " a probability of " << p_true << " for its true label " << y(0, j)
-            << ", beyond the BCE clamp " << bce_clamp << " where the loss stops measuring the error; lower --lr (now "
+            << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
         throw anomaly_error(msg.str());
     }

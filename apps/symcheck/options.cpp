@@ -106,7 +106,8 @@ po::options_description describe_options() {
         ("optimizer", po::value<std::string>()->default_value("gd"), "gd, momentum or adam")
         ("lr", po::value<std::string>()->default_value("0.01"), "learning rate, a positive finite number")
         ("iterations", po::value<std::string>()->default_value("3000"),
-         "full-batch training iterations; 0 analyses the initial state only")
+         "training iterations, one update each (on the full batch, or one mini-batch with --batch-size); "
+         "0 analyses the initial state only")
         ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser")
         ("batch-size", po::value<std::string>(),
          "samples per mini-batch: each iteration is one update on one batch, the samples reshuffled every "

@@ -158,7 +158,7 @@ std::string json_report(const config& cfg, const experiment& ex) {
                   {"hidden", cfg.hidden},
                   {"activation", to_string(cfg.hidden_activation)},
                   {"output", "sigmoid"},
-                  {"loss", "bce"}};
+                  {"loss", "bce_with_logits"}};
     j["training"] = {{"optimizer", cfg.optimizer},
                      {"learning_rate", cfg.learning_rate},
                      {"iterations", cfg.iterations},
