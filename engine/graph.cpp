@@ -1,4 +1,4 @@
-// The graph: Boost.Graph adjacency list of nodes, a cached topological order, planned buffers.
+// The graph: Boost.Graph nodes, a cached topological order, buffer plans cached per set of input shapes.
 #include "engine/graph.hpp"
 
 #include <algorithm>
@@ -33,43 +33,75 @@ struct node_record {
     node_kind kind = node_kind::op;
     std::unique_ptr<op> operation;
     std::vector<std::size_t> operands;
-    shape2 shape;
+    shape2 shape;               // in the current plan, or as last fed while no plan fits
     bool wants_grad = false;    // inputs: set by require_grad; parameters: always
     bool retained = false;
-    // Filled by the planner.
+    // Inputs: one buffer per shape fed, so returning to a size seen before allocates nothing; `current`
+    // is the one of `shape`. Parameters: one value and one gradient, shared by every plan, so their
+    // addresses never change and a pass on other data (an evaluation) leaves the gradient alone.
+    std::vector<std::unique_ptr<tensor>> buffers;
+    std::size_t current = 0;
+    std::unique_ptr<tensor> parameter_grad;
+    bool parameter_grad_ready = false;
+};
+
+// One node's part of a plan.
+struct node_plan {
+    shape2 shape;
     bool requires_grad = false;
-    std::size_t value_slot = none;
-    std::size_t grad_slot = none;
+    std::size_t value_slot = none;   // ops only
+    std::size_t grad_slot = none;    // ops and require_grad inputs
     std::size_t value_owner = none;  // the node whose result finally lives in value_slot
     std::size_t grad_owner = none;   // the node whose gradient finally lives in grad_slot
     std::size_t poisons_slot = none; // poisoning: the operand buffer this op would have reused, NaN after forward
+    tensor* value = nullptr;
+    tensor* grad = nullptr;
     forward_args fwd;
     backward_args bwd;
 };
 
-struct graph_impl {
-    dag structure;
-    std::vector<node_record> records;
-    std::unordered_map<std::string, std::size_t> by_name;
-    // Plan: valid until the graph or an input shape changes.
-    bool planned = false;
-    std::vector<std::size_t> order;  // topological
+// Whether a pass of the current plan has computed a node's value or gradient.
+enum : char { not_computed = 0, computed = 1, lost_in_replan = 2 };
+
+// Everything that depends on the inputs' shapes: node shapes, buffers, argument blocks, backward order.
+struct plan_state {
+    std::vector<shape2> input_shapes;  // the key, one per input in creation order
+    std::vector<node_plan> nodes;      // by node id
     std::vector<tensor> value_slots;
     std::vector<tensor> grad_slots;
-    // Backward plan for one loss node.
     std::size_t planned_loss = none;
     std::vector<std::size_t> backward_order;  // active op nodes, reverse topological
     // Grads zeroed at the start of each backward: those no path to the loss writes, and those an op
     // that reads the operand twice writes first.
     std::vector<std::size_t> zeroed_grads;
+    std::vector<char> value_state, grad_state;  // by node id
+    unsigned long last_used = 0;
+};
+
+struct graph_impl {
+    dag structure;
+    std::vector<node_record> records;
+    std::vector<std::size_t> input_ids;
+    std::unordered_map<std::string, std::size_t> by_name;
+    bool ordered = false;
+    std::vector<std::size_t> order;  // topological, valid while `ordered`
+    // Plans for the sets of input shapes seen, the least recently used dropped beyond max_plans.
+    std::vector<std::unique_ptr<plan_state>> plans;
+    plan_state* current = nullptr;
+    std::unique_ptr<plan_state> retired;  // the plan a structural change replaced, to carry its values over
+    unsigned long clock = 0;
     bool forward_done = false;
+    std::size_t changed_after_forward = none;  // a parameter or input written through value()
     bool detect_anomaly = false;
     bool poison = poison_by_default;
     long step = 0;
 
+    static constexpr std::size_t max_plans = 4;
+
     node handle(std::size_t id) { return node(this, id); }
 
     const node_record& rec(node n) const {
+        if (!n.impl_) throw graph_error(null_node_message);
         if (n.impl_ != this || n.id_ >= records.size())
             throw graph_error("node handle does not belong to this graph");
         return records[n.id_];
@@ -86,7 +118,9 @@ struct graph_impl {
         r.shape = shape;
         records.push_back(std::move(r));
         by_name.emplace(name, id);
-        planned = false;
+        if (kind == node_kind::input) input_ids.push_back(id);
+        ordered = false;
+        invalidate();
         forward_done = false;
         return id;
     }
@@ -100,47 +134,58 @@ struct graph_impl {
         return out;
     }
 
-    shape2 infer(const node_record& r) const {
+    // r's output shape when operand o has shape shape_of_id(o); throws the op's shape error.
+    template <class F>
+    shape2 infer(const node_record& r, F shape_of_id) const {
         std::array<operand_info, max_arity> info{};
-        for (std::size_t i = 0; i < r.operands.size(); ++i) {
-            const auto& o = records[r.operands[i]];
-            info[i] = {o.name, o.shape};
-        }
+        for (std::size_t i = 0; i < r.operands.size(); ++i)
+            info[i] = {records[r.operands[i]].name, shape_of_id(r.operands[i])};
         return r.operation->output_shape(info);
     }
+    shape2 infer(const node_record& r, const std::vector<shape2>& shapes) const {
+        return infer(r, [&](std::size_t o) { return shapes[o]; });
+    }
+
+    static constexpr const char* null_node_message =
+        "null node: the handle was default-constructed and belongs to no graph";
 
     const tensor& value_of(const node_record& r, std::size_t id);
     const tensor& grad_of(const node_record& r, std::size_t id);
     node apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name);
-    // The plan, in its steps: order and shapes, value buffers, gradient buffers, argument blocks.
-    void plan();
-    void plan_order();
-    void plan_values();
-    void plan_grads();
-    void build_arguments();
+    // Plans: the current one, found among the cached ones or built, for the inputs' shapes as they are.
+    void ensure_order();
+    void activate();
+    bool matches(const plan_state& p) const;
+    bool cached_plan_fits() const;
+    bool seen_in_cached_plan(std::size_t id) const;
+    void switch_to(plan_state& p);
+    void invalidate();
+    std::vector<shape2> infer_shapes() const;
+    std::unique_ptr<plan_state> build_plan() const;
+    void plan_values(plan_state& p) const;
+    void plan_grads(plan_state& p) const;
+    void build_arguments(plan_state& p) const;
+    static void carry_over(const plan_state& old, plan_state& fresh);
     // A new buffer: zeros, or NaN for an op's buffers when poisoning (forward or backward must write them).
     tensor fresh_buffer(shape2 shape, bool of_op) const;
     // The operand whose value buffer the op at id may write its result into, or none: an intermediate of
     // the result's shape read by this op alone, once, whose value neither this op's backward nor its own saves.
-    std::size_t in_place_operand(std::size_t id) const;
+    std::size_t in_place_operand(const plan_state& p, std::size_t id) const;
     // The operand whose gradient may share the result's gradient buffer, on the same terms (saves aside).
-    std::size_t grad_in_place_operand(std::size_t id, const std::vector<std::size_t>& grad_slot_of) const;
-    std::vector<char> needs_grad_for(std::size_t loss) const;
-    void plan_backward(std::size_t loss);
+    std::size_t grad_in_place_operand(const plan_state& p, std::size_t id,
+                                      const std::vector<std::size_t>& grad_slot_of) const;
+    std::vector<char> needs_grad_for(const plan_state& p, std::size_t loss) const;
+    void plan_backward(plan_state& p, std::size_t loss);
+    // Inputs: the buffer for `shape`, made on first use; returns its index.
+    static std::size_t buffer_for(node_record& r, shape2 shape);
+    bool fits_at_one_batch_size(std::size_t id) const;
+    std::string inputs_list(const std::vector<std::size_t>& ids) const;
+    plan_state& readable_plan();
     void check_finite(const tensor& t, const node_record& r, const char* what, const std::string& by) const;
 };
 
-void graph_impl::plan() {
-    plan_order();
-    plan_values();
-    plan_grads();
-    build_arguments();
-    planned = true;
-    planned_loss = none;
-    forward_done = false;
-}
-
-void graph_impl::plan_order() {
+void graph_impl::ensure_order() {
+    if (ordered) return;
     // Topological order from Boost.Graph; topological_sort writes it reversed.
     order.clear();
     try {
@@ -149,14 +194,102 @@ void graph_impl::plan_order() {
         throw graph_error("the graph has a cycle");
     }
     std::reverse(order.begin(), order.end());
+    ordered = true;
+}
 
-    // Shapes may have changed through feed(): re-run every shape rule.
-    for (auto id : order) {
-        auto& r = records[id];
-        if (r.kind == node_kind::op) r.shape = infer(r);
-        r.requires_grad = r.wants_grad;
-        for (auto o : r.operands) r.requires_grad = r.requires_grad || records[o].requires_grad;
+bool graph_impl::cached_plan_fits() const {
+    for (const auto& p : plans)
+        if (matches(*p)) return true;
+    return false;
+}
+
+// Whether a cached plan has input id at its present shape: then the shape is known to fit once the other
+// inputs are fed that plan's shapes, and nothing needs trying (which would allocate).
+bool graph_impl::seen_in_cached_plan(std::size_t id) const {
+    for (const auto& p : plans)
+        for (std::size_t k = 0; k < input_ids.size() && k < p->input_shapes.size(); ++k)
+            if (input_ids[k] == id && p->input_shapes[k] == records[id].shape) return true;
+    return false;
+}
+
+bool graph_impl::matches(const plan_state& p) const {
+    if (p.input_shapes.size() != input_ids.size()) return false;
+    for (std::size_t k = 0; k < input_ids.size(); ++k)
+        if (p.input_shapes[k] != records[input_ids[k]].shape) return false;
+    return true;
+}
+
+// A structural change (node, retain, require_grad, poisoning): every cached plan goes; the current one is
+// kept aside so that the next plan for the same shapes can take over the values and gradients it holds.
+void graph_impl::invalidate() {
+    if (current) {
+        for (auto& p : plans)
+            if (p.get() == current) retired = std::move(p);
     }
+    plans.clear();
+    current = nullptr;
+}
+
+void graph_impl::activate() {
+    if (current && matches(*current)) return;
+    for (auto& p : plans)
+        if (matches(*p)) return switch_to(*p);
+    ensure_order();
+    auto fresh = build_plan();  // throws graph_error when the shapes do not fit, before anything changes
+    if (retired && matches(*retired))
+        carry_over(*retired, *fresh);
+    else
+        forward_done = false;
+    retired.reset();
+    if (plans.size() >= max_plans) {
+        auto lru = std::min_element(plans.begin(), plans.end(),
+                                    [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+        plans.erase(lru);
+    }
+    plans.push_back(std::move(fresh));
+    plan_state& p = *plans.back();
+    current = &p;  // carried-over values stay readable: this is the plan they were computed in
+    switch_to(p);
+}
+
+// Makes p current. A plan left earlier holds values of an older pass: they count as not computed.
+void graph_impl::switch_to(plan_state& p) {
+    if (current != &p) {
+        std::fill(p.value_state.begin(), p.value_state.end(), char(not_computed));
+        std::fill(p.grad_state.begin(), p.grad_state.end(), char(not_computed));
+        forward_done = false;
+    }
+    current = &p;
+    p.last_used = ++clock;
+    for (std::size_t id = 0; id < records.size(); ++id) records[id].shape = p.nodes[id].shape;
+}
+
+std::vector<shape2> graph_impl::infer_shapes() const {
+    std::vector<shape2> shapes(records.size());
+    for (auto id : order) {
+        const auto& r = records[id];
+        shapes[id] = r.kind == node_kind::op ? infer(r, shapes) : r.shape;
+    }
+    return shapes;
+}
+
+std::unique_ptr<plan_state> graph_impl::build_plan() const {
+    auto p = std::make_unique<plan_state>();
+    auto shapes = infer_shapes();  // may throw; nothing has changed yet
+    p->nodes.resize(records.size());
+    for (auto id : input_ids) p->input_shapes.push_back(records[id].shape);
+    for (auto id : order) {
+        auto& n = p->nodes[id];
+        n.shape = shapes[id];
+        n.requires_grad = records[id].wants_grad;
+        for (auto o : records[id].operands) n.requires_grad = n.requires_grad || p->nodes[o].requires_grad;
+    }
+    plan_values(*p);
+    plan_grads(*p);
+    build_arguments(*p);
+    p->value_state.assign(records.size(), not_computed);
+    p->grad_state.assign(records.size(), not_computed);
+    return p;
 }
 
 tensor graph_impl::fresh_buffer(shape2 shape, bool of_op) const {
@@ -165,12 +298,12 @@ tensor graph_impl::fresh_buffer(shape2 shape, bool of_op) const {
     return t;
 }
 
-std::size_t graph_impl::in_place_operand(std::size_t id) const {
+std::size_t graph_impl::in_place_operand(const plan_state& p, std::size_t id) const {
     const auto& r = records[id];
     if (r.kind != node_kind::op || !r.operation->elementwise() || saves_inputs(r.operation->saves())) return none;
     for (auto o : r.operands) {
         const auto& u = records[o];
-        if (u.kind != node_kind::op || u.retained || u.shape != r.shape) continue;
+        if (u.kind != node_kind::op || u.retained || p.nodes[o].shape != p.nodes[id].shape) continue;
         if (saves_output(u.operation->saves()) || consumers(o).size() != 1) continue;
         if (std::count(r.operands.begin(), r.operands.end(), o) != 1) continue;
         return o;
@@ -178,98 +311,124 @@ std::size_t graph_impl::in_place_operand(std::size_t id) const {
     return none;
 }
 
-void graph_impl::plan_values() {
-    // Inputs and parameters keep their contents across a re-plan when their shape did not change.
-    std::vector<tensor> kept(records.size());
-    for (auto id : order) {
-        auto& r = records[id];
-        if (r.kind != node_kind::op && r.value_slot < value_slots.size()) kept[id] = std::move(value_slots[r.value_slot]);
-    }
-    value_slots.clear();
+void graph_impl::plan_values(plan_state& p) const {
     std::vector<std::size_t> chain(records.size(), none);  // the first node of id's chain of in-place writers
     for (auto id : order) {
-        auto& r = records[id];
-        auto u = in_place_operand(id);
-        chain[id] = u == none ? id : chain[u];
-        r.poisons_slot = none;
-        if (u != none && !poison) {
-            r.value_slot = records[u].value_slot;
+        auto& n = p.nodes[id];
+        if (records[id].kind != node_kind::op) {
+            chain[id] = id;
             continue;
         }
-        if (u != none) r.poisons_slot = records[u].value_slot;  // a buffer of its own; u's is NaN after forward
-        r.value_slot = value_slots.size();
-        if (r.kind != node_kind::op && shape_of(kept[id]) == r.shape && kept[id].size() == r.shape.size())
-            value_slots.push_back(std::move(kept[id]));
-        else
-            value_slots.push_back(fresh_buffer(r.shape, r.kind == node_kind::op));
+        auto u = in_place_operand(p, id);
+        chain[id] = u == none ? id : chain[u];
+        if (u != none && !poison) {
+            n.value_slot = p.nodes[u].value_slot;
+            continue;
+        }
+        if (u != none) n.poisons_slot = p.nodes[u].value_slot;  // a buffer of its own; u's is NaN after forward
+        n.value_slot = p.value_slots.size();
+        p.value_slots.push_back(fresh_buffer(n.shape, true));
     }
     // A chain's buffer finally holds the result of its last node in topological order.
     std::vector<std::size_t> last_writer(records.size(), none);
     for (auto id : order) last_writer[chain[id]] = id;
-    for (auto id : order) records[id].value_owner = last_writer[chain[id]];
+    for (auto id : order) p.nodes[id].value_owner = last_writer[chain[id]];
 }
 
-std::size_t graph_impl::grad_in_place_operand(std::size_t id, const std::vector<std::size_t>& grad_slot_of) const {
+std::size_t graph_impl::grad_in_place_operand(const plan_state& p, std::size_t id,
+                                              const std::vector<std::size_t>& grad_slot_of) const {
     const auto& r = records[id];
     if (r.kind != node_kind::op || r.retained || !r.operation->elementwise()) return none;
     for (auto o : r.operands) {
         const auto& u = records[o];
-        if (!u.requires_grad || grad_slot_of[o] != none) continue;
-        if (u.kind != node_kind::op || u.retained || u.shape != r.shape || consumers(o).size() != 1) continue;
+        if (!p.nodes[o].requires_grad || grad_slot_of[o] != none) continue;
+        if (u.kind != node_kind::op || u.retained || p.nodes[o].shape != p.nodes[id].shape ||
+            consumers(o).size() != 1)
+            continue;
         if (std::count(r.operands.begin(), r.operands.end(), o) != 1) continue;
         return o;
     }
     return none;
 }
 
-void graph_impl::plan_grads() {
-    grad_slots.clear();
+void graph_impl::plan_grads(plan_state& p) const {
     std::vector<std::size_t> grad_slot_of(records.size(), none);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-        auto& r = records[*it];
-        if (!r.requires_grad) continue;
+        auto& n = p.nodes[*it];
+        if (!n.requires_grad || records[*it].kind == node_kind::parameter) continue;
         if (grad_slot_of[*it] == none) {
-            grad_slot_of[*it] = grad_slots.size();
-            grad_slots.push_back(fresh_buffer(r.shape, r.kind == node_kind::op));
+            grad_slot_of[*it] = p.grad_slots.size();
+            p.grad_slots.push_back(fresh_buffer(n.shape, records[*it].kind == node_kind::op));
         }
-        auto o = grad_in_place_operand(*it, grad_slot_of);
+        auto o = grad_in_place_operand(p, *it, grad_slot_of);
         if (o != none) grad_slot_of[o] = grad_slot_of[*it];
     }
-    for (std::size_t id = 0; id < records.size(); ++id) records[id].grad_slot = grad_slot_of[id];
+    for (std::size_t id = 0; id < records.size(); ++id) p.nodes[id].grad_slot = grad_slot_of[id];
     // The owner of a shared gradient buffer is the node whose gradient is written last (the deepest).
-    std::vector<std::size_t> last_writer(grad_slots.size(), none);
+    std::vector<std::size_t> last_writer(p.grad_slots.size(), none);
     for (auto it = order.rbegin(); it != order.rend(); ++it)
-        if (records[*it].grad_slot != none) last_writer[records[*it].grad_slot] = *it;
-    for (auto& r : records) r.grad_owner = (r.grad_slot == none) ? none : last_writer[r.grad_slot];
-}
-
-void graph_impl::build_arguments() {
-    // Built once so that forward and backward never allocate; plan_backward adds the gradient sinks.
-    for (auto id : order) {
-        auto& r = records[id];
-        if (r.kind != node_kind::op) continue;
-        r.fwd = {};
-        r.bwd = {};
-        for (std::size_t i = 0; i < r.operands.size(); ++i) {
-            r.fwd.in[i] = &value_slots[records[r.operands[i]].value_slot];
-            r.bwd.in[i] = r.fwd.in[i];
-        }
-        r.fwd.out = &value_slots[r.value_slot];
-        r.bwd.out = r.fwd.out;
-        r.bwd.out_grad = (r.grad_slot == none) ? nullptr : &grad_slots[r.grad_slot];
+        if (p.nodes[*it].grad_slot != none) last_writer[p.nodes[*it].grad_slot] = *it;
+    for (std::size_t id = 0; id < records.size(); ++id) {
+        auto& n = p.nodes[id];
+        n.grad_owner = n.grad_slot == none ? none : last_writer[n.grad_slot];
+        if (records[id].kind == node_kind::parameter) n.grad_owner = id;
     }
 }
 
-std::vector<char> graph_impl::needs_grad_for(std::size_t loss) const {
+void graph_impl::build_arguments(plan_state& p) const {
+    // Built once so that forward and backward never allocate; plan_backward adds the gradient sinks.
+    for (auto id : order) {
+        const auto& r = records[id];
+        auto& n = p.nodes[id];
+        if (r.kind == node_kind::parameter) {
+            n.value = r.buffers[0].get();
+            n.grad = r.parameter_grad.get();
+        } else if (r.kind == node_kind::input) {
+            n.value = r.buffers[r.current].get();
+        } else {
+            n.value = &p.value_slots[n.value_slot];
+        }
+        if (n.grad_slot != none) n.grad = &p.grad_slots[n.grad_slot];
+        if (r.kind != node_kind::op) continue;
+        for (std::size_t i = 0; i < r.operands.size(); ++i) {
+            n.fwd.in[i] = p.nodes[r.operands[i]].value;
+            n.bwd.in[i] = n.fwd.in[i];
+        }
+        n.fwd.out = n.value;
+        n.bwd.out = n.value;
+        n.bwd.out_grad = n.grad;
+    }
+}
+
+// After a structural change: every value and gradient the old plan held for its own node, and the new plan
+// also holds for it, is copied; the others are marked lost until the next pass recomputes them.
+void graph_impl::carry_over(const plan_state& old, plan_state& fresh) {
+    for (std::size_t id = 0; id < old.nodes.size(); ++id) {
+        const auto& o = old.nodes[id];
+        auto& n = fresh.nodes[id];
+        if (o.value_slot != none && n.value_owner == id && old.value_state[id] != not_computed) {
+            bool kept = o.value_owner == id && old.value_state[id] == computed;
+            if (kept) fresh.value_slots[n.value_slot] = old.value_slots[o.value_slot];
+            fresh.value_state[id] = kept ? computed : lost_in_replan;
+        }
+        if (o.grad_slot != none && n.grad_slot != none && n.grad_owner == id && old.grad_state[id] != not_computed) {
+            bool kept = o.grad_owner == id && old.grad_state[id] == computed;
+            if (kept) fresh.grad_slots[n.grad_slot] = old.grad_slots[o.grad_slot];
+            fresh.grad_state[id] = kept ? computed : lost_in_replan;
+        }
+    }
+}
+
+std::vector<char> graph_impl::needs_grad_for(const plan_state& p, std::size_t loss) const {
     // Ancestors of the loss that require a gradient, walking operand edges backwards.
     std::vector<char> active(records.size(), 0);
     std::vector<std::size_t> stack{loss};
-    active[loss] = records[loss].requires_grad;
+    active[loss] = p.nodes[loss].requires_grad;
     while (!stack.empty()) {
         auto id = stack.back();
         stack.pop_back();
         for (auto o : records[id].operands)
-            if (!active[o] && records[o].requires_grad) {
+            if (!active[o] && p.nodes[o].requires_grad) {
                 active[o] = 1;
                 stack.push_back(o);
             }
@@ -277,35 +436,69 @@ std::vector<char> graph_impl::needs_grad_for(std::size_t loss) const {
     return active;
 }
 
-void graph_impl::plan_backward(std::size_t loss) {
-    auto active = needs_grad_for(loss);
-    backward_order.clear();
-    zeroed_grads.clear();
+void graph_impl::plan_backward(plan_state& p, std::size_t loss) {
+    auto active = needs_grad_for(p, loss);
+    p.backward_order.clear();
+    p.zeroed_grads.clear();
     std::vector<char> written(records.size(), 0);
     written[loss] = 1;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         auto id = *it;
         auto& r = records[id];
-        if (r.grad_slot != none && !active[id]) zeroed_grads.push_back(id);
+        auto& n = p.nodes[id];
+        if (n.grad != nullptr && !active[id]) p.zeroed_grads.push_back(id);
         if (!active[id] || r.kind != node_kind::op) continue;
-        backward_order.push_back(id);
+        p.backward_order.push_back(id);
         for (std::size_t i = 0; i < r.operands.size(); ++i) {
             auto o = r.operands[i];
             if (!active[o]) {
-                r.bwd.in_grad[i] = {};
+                n.bwd.in_grad[i] = {};
                 continue;
             }
             // An operand this op reads twice, first written here: it starts the pass at zero and both
             // sinks add, so the op may send to them in either order.
             if (!written[o] && std::count(r.operands.begin(), r.operands.end(), o) > 1) {
-                zeroed_grads.push_back(o);
+                p.zeroed_grads.push_back(o);
                 written[o] = 1;
             }
-            r.bwd.in_grad[i] = grad_sink(&grad_slots[records[o].grad_slot], written[o] != 0);
+            n.bwd.in_grad[i] = grad_sink(p.nodes[o].grad, written[o] != 0);
             written[o] = 1;
         }
     }
-    planned_loss = loss;
+    p.planned_loss = loss;
+}
+
+std::size_t graph_impl::buffer_for(node_record& r, shape2 shape) {
+    for (std::size_t k = 0; k < r.buffers.size(); ++k)
+        if (shape_of(*r.buffers[k]) == shape) return k;
+    auto t = std::make_unique<tensor>(tensor::from_shape({shape.rows, shape.cols}));
+    t->fill(0.0);
+    r.buffers.push_back(std::move(t));
+    return r.buffers.size() - 1;
+}
+
+// Whether the graph's shape rules hold once every other input has as many columns (samples) as input id:
+// then a refused shape is one step of changing the batch size, and the next feed may complete it.
+bool graph_impl::fits_at_one_batch_size(std::size_t id) const {
+    std::vector<shape2> shapes(records.size());
+    try {
+        for (auto k : order) {
+            const auto& r = records[k];
+            if (r.kind == node_kind::op)
+                shapes[k] = infer(r, shapes);
+            else
+                shapes[k] = r.kind == node_kind::input ? shape2{r.shape.rows, records[id].shape.cols} : r.shape;
+        }
+    } catch (const graph_error&) {
+        return false;
+    }
+    return true;
+}
+
+std::string graph_impl::inputs_list(const std::vector<std::size_t>& ids) const {
+    std::string s;
+    for (auto id : ids) s += (s.empty() ? "" : ", ") + records[id].name + " " + to_string(records[id].shape);
+    return s;
 }
 
 // "input", "parameter" or the op's kind(): how anomaly messages, kind_name() and DOT name what a node is.
@@ -338,12 +531,15 @@ node graph_impl::apply(std::unique_ptr<op> operation, const std::vector<node>& o
     node_record probe;
     probe.operation = std::move(operation);
     for (std::size_t i = 0; i < operands.size(); ++i) {
+        if (!operands[i].impl_)
+            throw graph_error(std::string(probe.operation->kind()) + ": operand " + std::to_string(i) + " is a " +
+                              null_node_message);
         if (operands[i].impl_ != this || operands[i].id_ >= records.size())
             throw graph_error(std::string(probe.operation->kind()) + ": operand " + std::to_string(i) +
                               " does not belong to this graph");
         probe.operands.push_back(operands[i].id_);
     }
-    shape2 shape = infer(probe);  // throws before anything is added
+    shape2 shape = infer(probe, [&](std::size_t o) { return records[o].shape; });  // throws before anything is added
     std::string n = name.empty() ? std::string(probe.operation->kind()) + "_" + std::to_string(records.size())
                                  : name;
     auto id = add_node(n, node_kind::op, shape);
@@ -356,12 +552,16 @@ node graph_impl::apply(std::unique_ptr<op> operation, const std::vector<node>& o
 
 // --- node ---------------------------------------------------------------------------------------
 
-const std::string& node::name() const { return impl_->rec(*this).name; }
-shape2 node::shape() const {
-    const auto& r = impl_->rec(*this);
-    return r.shape;
+namespace {
+graph_impl& impl_of(graph_impl* impl) {
+    if (!impl) throw graph_error(graph_impl::null_node_message);
+    return *impl;
 }
-node_kind node::kind() const { return impl_->rec(*this).kind; }
+}  // namespace
+
+const std::string& node::name() const { return impl_of(impl_).rec(*this).name; }
+shape2 node::shape() const { return impl_of(impl_).rec(*this).shape; }
+node_kind node::kind() const { return impl_of(impl_).rec(*this).kind; }
 
 // --- graph --------------------------------------------------------------------------------------
 
@@ -371,49 +571,110 @@ graph::graph(graph&&) noexcept = default;
 graph& graph::operator=(graph&&) noexcept = default;
 
 node graph::input(const std::string& name, shape2 shape) {
-    return impl_->handle(impl_->add_node(name, node_kind::input, shape));
+    auto id = impl_->add_node(name, node_kind::input, shape);
+    graph_impl::buffer_for(impl_->records[id], shape);
+    return impl_->handle(id);
 }
 
 node graph::parameter(const std::string& name, shape2 shape) {
     auto id = impl_->add_node(name, node_kind::parameter, shape);
-    impl_->records[id].wants_grad = true;
+    auto& r = impl_->records[id];
+    r.wants_grad = true;
+    graph_impl::buffer_for(r, shape);
+    r.parameter_grad = std::make_unique<tensor>(tensor::from_shape({shape.rows, shape.cols}));
+    r.parameter_grad->fill(0.0);
     return impl_->handle(id);
 }
 
 node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name) {
     if (operands.empty() || !operands[0].impl_)
-        throw graph_error(std::string(operation ? operation->kind() : "op") + ": needs operands from a graph");
+        throw graph_error(std::string(operation ? operation->kind() : "op") + ": needs operands from a graph" +
+                          (operands.empty() ? "" : std::string(" (operand 0 is a ") + graph_impl::null_node_message + ")"));
     return operands[0].impl_->apply(std::move(operation), operands, name);
 }
 
 void graph::feed(node n, const tensor& data) {
-    auto& r = impl_->rec(n);
+    auto& im = *impl_;
+    auto& r = im.rec(n);
     if (r.kind != node_kind::input)
         throw graph_error("feed: '" + r.name + "' is not an input (use value() to set a parameter)");
     if (shape_of(data) != r.shape) {
-        shape2 old = r.shape;
+        const shape2 old = r.shape;
+        const std::size_t old_buffer = r.current, buffers = r.buffers.size();
         r.shape = shape_of(data);
-        impl_->planned = false;
+        r.current = graph_impl::buffer_for(r, r.shape);
         try {
-            impl_->plan();
+            im.ensure_order();
+            if (im.cached_plan_fits() || !im.seen_in_cached_plan(n.id_))
+                im.activate();
+            else
+                im.current = nullptr;  // one step of returning to a cached plan: the other inputs follow
         } catch (const graph_error& e) {
-            r.shape = old;
-            impl_->planned = false;
-            impl_->plan();  // the failed plan had already re-inferred some downstream shapes: restore them
-            throw graph_error("feed '" + r.name + "' " + to_string(shape_of(data)) + ": " + e.what());
+            if (!im.fits_at_one_batch_size(n.id_)) {
+                r.shape = old;
+                r.current = old_buffer;
+                r.buffers.resize(buffers);
+                throw graph_error("feed '" + r.name + "' " + to_string(shape_of(data)) + ": " + e.what());
+            }
+            im.current = nullptr;  // waits for the other inputs' new size; forward() names them if it never comes
         }
     }
-    if (!impl_->planned) impl_->plan();
-    xt::noalias(impl_->value_slots[r.value_slot]) = data;
-    impl_->forward_done = false;
+    xt::noalias(*r.buffers[r.current]) = data;
+    im.forward_done = false;
+}
+
+void graph::feed(std::initializer_list<std::pair<node, const tensor&>> data) {
+    auto& im = *impl_;
+    struct before { std::size_t id; shape2 shape; std::size_t buffer, buffers; };
+    std::array<before, 8> small{};  // the usual few inputs without allocating
+    std::vector<before> many(data.size() > small.size() ? data.size() : 0);
+    before* saved = data.size() > small.size() ? many.data() : small.data();
+    std::size_t k = 0;
+    for (const auto& [n, t] : data) {
+        auto& r = im.rec(n);
+        if (r.kind != node_kind::input)
+            throw graph_error("feed: '" + r.name + "' is not an input (use value() to set a parameter)");
+        saved[k++] = {n.id_, r.shape, r.current, r.buffers.size()};
+    }
+    for (const auto& [n, t] : data) {
+        auto& r = im.records[n.id_];
+        r.shape = shape_of(t);
+        r.current = graph_impl::buffer_for(r, r.shape);
+    }
+    try {
+        im.ensure_order();
+        im.activate();
+    } catch (const graph_error& e) {
+        std::vector<std::size_t> ids;
+        for (std::size_t i = 0; i < k; ++i) ids.push_back(saved[i].id);
+        std::string fed = im.inputs_list(ids);
+        for (std::size_t i = k; i-- > 0;) {
+            auto& r = im.records[saved[i].id];
+            r.shape = saved[i].shape;
+            r.current = saved[i].buffer;
+            r.buffers.resize(std::min(r.buffers.size(), saved[i].buffers));
+        }
+        throw graph_error("feed " + fed + ": " + e.what());
+    }
+    for (const auto& [n, t] : data) xt::noalias(*im.records[n.id_].buffers[im.records[n.id_].current]) = t;
+    im.forward_done = false;
 }
 
 void graph::forward() {
     auto& im = *impl_;
-    if (!im.planned) im.plan();
+    im.ensure_order();
+    try {
+        im.activate();
+    } catch (const graph_error& e) {
+        throw graph_error("forward: the inputs' shapes do not fit together, " + im.inputs_list(im.input_ids) +
+                          ": " + e.what());
+    }
+    auto& p = *im.current;
+    im.changed_after_forward = none;
     for (auto id : im.order) {
         auto& r = im.records[id];
-        tensor& v = im.value_slots[r.value_slot];
+        auto& n = p.nodes[id];
+        tensor& v = *n.value;
         if (r.kind != node_kind::op) {
             if (shape_of(v) != r.shape)
                 throw graph_error("the value of '" + r.name + "' was resized to " + to_string(shape_of(v)) +
@@ -421,8 +682,9 @@ void graph::forward() {
             if (im.detect_anomaly) im.check_finite(v, r, "value", {});
             continue;
         }
-        r.operation->forward(r.fwd);
-        if (r.poisons_slot != none) im.value_slots[r.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
+        r.operation->forward(n.fwd);
+        p.value_state[id] = computed;
+        if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
         if (im.detect_anomaly) im.check_finite(v, r, "value", {});
     }
     im.forward_done = true;
@@ -433,17 +695,27 @@ void graph::backward(node loss) {
     const auto& lr = im.rec(loss);
     if (lr.shape != shape2{1, 1})
         throw graph_error("backward: the loss '" + lr.name + "' must be 1x1, it is " + to_string(lr.shape));
-    if (!im.planned || !im.forward_done) throw graph_error("backward: call forward() first");
-    if (im.planned_loss != loss.id_) im.plan_backward(loss.id_);
-    for (auto id : im.zeroed_grads) im.grad_slots[im.records[id].grad_slot].fill(0.0);
-    if (lr.grad_slot == none) return;  // nothing trainable reaches the loss
-    im.grad_slots[lr.grad_slot].fill(1.0);
-    for (auto id : im.backward_order) {
+    if (im.forward_done) im.activate();  // after retain() or require_grad(): the new plan, values carried over
+    if (!im.current || !im.forward_done) throw graph_error("backward: call forward() first");
+    if (im.changed_after_forward != none)
+        throw graph_error("backward: '" + im.records[im.changed_after_forward].name +
+                          "' was changed through value() after the last forward(); call forward() again "
+                          "(backward would give the gradients of its old value)");
+    auto& p = *im.current;
+    if (p.planned_loss != loss.id_) im.plan_backward(p, loss.id_);
+    for (auto id : p.zeroed_grads) p.nodes[id].grad->fill(0.0);
+    std::fill(p.grad_state.begin(), p.grad_state.end(), char(computed));
+    for (auto& r : im.records) r.parameter_grad_ready = r.kind == node_kind::parameter;
+    const auto& ln = p.nodes[loss.id_];
+    if (ln.grad == nullptr) return;  // nothing trainable reaches the loss
+    ln.grad->fill(1.0);
+    for (auto id : p.backward_order) {
         auto& r = im.records[id];
-        r.operation->backward(r.bwd);
+        auto& n = p.nodes[id];
+        r.operation->backward(n.bwd);
         if (im.detect_anomaly) {
             for (std::size_t i = 0; i < r.operands.size(); ++i)
-                if (r.bwd.in_grad[i]) im.check_finite(r.bwd.in_grad[i].buffer(), im.records[r.operands[i]], "gradient", r.name);
+                if (n.bwd.in_grad[i]) im.check_finite(n.bwd.in_grad[i].buffer(), im.records[r.operands[i]], "gradient", r.name);
         }
     }
 }
@@ -454,7 +726,7 @@ void graph::require_grad(node n, bool on) {
     if (r.kind == node_kind::parameter) return;
     if (r.wants_grad != on) {
         r.wants_grad = on;
-        impl_->planned = false;
+        impl_->invalidate();
     }
 }
 
@@ -462,14 +734,14 @@ void graph::retain(node n) {
     auto& r = impl_->rec(n);
     if (!r.retained) {
         r.retained = true;
-        impl_->planned = false;
+        impl_->invalidate();
     }
 }
 
 void graph::set_poison_reused_buffers(bool on) {
     if (impl_->poison != on) {
         impl_->poison = on;
-        impl_->planned = false;
+        impl_->invalidate();
     }
 }
 bool graph::poison_reused_buffers() const { return impl_->poison; }
@@ -480,7 +752,11 @@ void graph::set_step(long step) { impl_->step = step; }
 long graph::step() const { return impl_->step; }
 
 const tensor& graph::value(node n) const { return impl_->value_of(impl_->rec(n), n.id_); }
-tensor& graph::value(node n) { return const_cast<tensor&>(impl_->value_of(impl_->rec(n), n.id_)); }
+tensor& graph::value(node n) {
+    const auto& r = impl_->rec(n);
+    if (r.kind != node_kind::op) impl_->changed_after_forward = n.id_;  // a write, as far as backward knows
+    return const_cast<tensor&>(impl_->value_of(r, n.id_));
+}
 const tensor& graph::grad(node n) const { return impl_->grad_of(impl_->rec(n), n.id_); }
 
 node graph::find(const std::string& name) const {
@@ -493,7 +769,7 @@ bool graph::contains(const std::string& name) const { return impl_->by_name.coun
 std::size_t graph::size() const { return impl_->records.size(); }
 
 std::vector<node> graph::nodes() const {
-    if (!impl_->planned) impl_->plan();
+    impl_->ensure_order();
     std::vector<node> out;
     for (auto id : impl_->order) out.push_back(node(impl_.get(), id));
     return out;
@@ -550,25 +826,56 @@ void graph::write_dot(std::ostream& out) const {
     boost::write_graphviz(out, im.structure, vertex_writer);
 }
 
-const tensor& node::value() const { return impl_->value_of(impl_->rec(*this), id_); }
-const tensor& node::grad() const { return impl_->grad_of(impl_->rec(*this), id_); }
+const tensor& node::value() const { return impl_of(impl_).value_of(impl_->rec(*this), id_); }
+const tensor& node::grad() const { return impl_of(impl_).grad_of(impl_->rec(*this), id_); }
+
+// The current plan for reading op values and gradients; a pending feed that never fitted is named.
+plan_state& graph_impl::readable_plan() {
+    ensure_order();
+    try {
+        activate();
+    } catch (const graph_error& e) {
+        throw graph_error("the inputs' shapes do not fit together, " + inputs_list(input_ids) + ": " + e.what());
+    }
+    return *current;
+}
 
 const tensor& graph_impl::value_of(const node_record& r, std::size_t id) {
-    if (!planned) plan();
-    if (r.value_owner != id)
+    if (r.kind == node_kind::parameter) return *r.buffers[0];
+    if (r.kind == node_kind::input) return *r.buffers[r.current];
+    const auto& p = readable_plan();
+    const auto& n = p.nodes[id];
+    if (n.value_owner != id)
         throw graph_error("the value of '" + r.name + "' was overwritten in place by '" +
-                          records[r.value_owner].name + "'; call retain() on it before running to keep it");
-    return value_slots[r.value_slot];
+                          records[n.value_owner].name + "'; call retain() on it before running to keep it");
+    if (p.value_state[id] == lost_in_replan)
+        throw graph_error("the value of '" + r.name + "' was overwritten in place in the last pass, before "
+                          "retain() or a re-plan kept it; call forward() to compute it again");
+    if (p.value_state[id] != computed)
+        throw graph_error("the value of '" + r.name + "' has not been computed for the data fed; call forward()");
+    return *n.value;
 }
 
 const tensor& graph_impl::grad_of(const node_record& r, std::size_t id) {
-    if (!planned) plan();
-    if (r.grad_slot == none)
+    if (r.kind == node_kind::parameter) {  // shared by every plan: readable whatever was fed since
+        if (!r.parameter_grad_ready)
+            throw graph_error("the gradient of '" + r.name + "' has not been computed; call backward()");
+        return *r.parameter_grad;
+    }
+    const auto& p = readable_plan();
+    const auto& n = p.nodes[id];
+    if (n.grad == nullptr)
         throw graph_error("'" + r.name + "' has no gradient (no parameter or require_grad input feeds it)");
-    if (r.grad_owner != id)
+    if (n.grad_owner != id)
         throw graph_error("the gradient of '" + r.name + "' was overwritten in place by that of '" +
-                          records[r.grad_owner].name + "'; call retain() on it before running to keep it");
-    return grad_slots[r.grad_slot];
+                          records[n.grad_owner].name + "'; call retain() on it before running to keep it");
+    const char state = p.grad_state[id];
+    if (state == lost_in_replan)
+        throw graph_error("the gradient of '" + r.name + "' was overwritten in place in the last pass, before "
+                          "retain() or a re-plan kept it; call backward() to compute it again");
+    if (state != computed)
+        throw graph_error("the gradient of '" + r.name + "' has not been computed; call backward()");
+    return *n.grad;
 }
 
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,

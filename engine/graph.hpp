@@ -1,10 +1,12 @@
 // The computation graph: define once, run many times; forward in topological order, reverse-mode backward.
 #pragma once
 #include <cstddef>
+#include <initializer_list>
 #include <iosfwd>
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/op.hpp"
@@ -18,6 +20,7 @@ struct graph_impl;
 enum class node_kind { input, parameter, op };
 
 // A light handle to one node of a graph. It stays valid while the graph lives, even if the graph is moved.
+// A default-constructed handle is null: every call on it (or passing it to a graph) throws graph_error.
 class node {
 public:
     node() = default;
@@ -62,8 +65,13 @@ public:
     // Op nodes are added with make_node() (what matmul(), tanh(), operator+ ... call).
 
     // --- running --------------------------------------------------------------------------------
-    // Copies data into an input. A new shape re-checks every op's shape rule and re-plans the buffers.
+    // Copies data into an input. A new shape re-checks every op's shape rule and re-plans the buffers
+    // (or returns to the cached plan of a set of shapes seen before). A shape that only another input's
+    // new size can make fit (X fed 8 columns while Y still has 5) is accepted and checked at forward().
     void feed(node input, const tensor& data);
+    // Feeds several inputs as one step, e.g. feed({{X, x}, {Y, y}}): the shapes are checked together, and
+    // when they do not fit nothing changes and the error names every input fed.
+    void feed(std::initializer_list<std::pair<node, const tensor&>> data);
     // Evaluates every node once, in the cached topological order.
     void forward();
     // Seeds d(loss)/d(loss) = 1 and propagates vector-Jacobian products back to every parameter (and to
@@ -73,7 +81,8 @@ public:
     // Asks backward to also compute the gradient of an input (off by default; parameters always have one).
     void require_grad(node input, bool on = true);
     // Keeps this node's value and gradient readable after a pass (the planner may otherwise reuse
-    // an intermediate's buffers; reading a reused one throws).
+    // an intermediate's buffers; reading a reused one throws). Called after a pass, it keeps every value
+    // and gradient that pass left readable; those it had already overwritten throw until the next pass.
     void retain(node n);
     // Checks every value after forward and every gradient after backward for NaN/Inf, throwing
     // anomaly_error naming the first offending node (op, shape, pass). Off by default.
@@ -90,6 +99,11 @@ public:
     long step() const;
 
     // --- reading --------------------------------------------------------------------------------
+    // Writable value. For a parameter or an input this counts as a change: backward() then refuses to run
+    // until forward() has (its gradients would be those of the old value). Read through a const graph or
+    // node::value() to avoid that. References: a parameter's value and gradient stay at one address for
+    // the graph's life; an input's value while its shape stays; an op's value or gradient until the next
+    // re-plan (a node added, a new set of input shapes, retain, require_grad, poisoning).
     tensor& value(node n);
     const tensor& value(node n) const;
     const tensor& grad(node n) const;

@@ -27,6 +27,8 @@ struct forward_args {
 
 // in_grad[i] receives operand i's gradient (it is false when operand i needs none). Only what saves()
 // declares may be read besides out_grad: the buffers of in or out may hold another node's values by now.
+// An operand the op reads twice gets two sinks that both add into a buffer the engine zeroes first, so the
+// op may send to them in any order.
 struct backward_args {
     std::array<const tensor*, max_arity> in{};
     const tensor* out = nullptr;

@@ -1,9 +1,12 @@
 // The CSV loader: RFC 4180 records, column typing, one-hot text, missing-value policies, standardisation.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +16,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engine/error.hpp"
 #include "engine/files.hpp"
@@ -25,14 +31,66 @@ namespace {
 
 constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
 
-struct cell {
-    std::string text;
-    std::size_t line = 0;  // physical line where the field starts (1-based)
+// "\rloading f.csv: 120 MB read" on stderr while a large file loads, only on a terminal.
+class loading_progress {
+public:
+    loading_progress(bool wanted, std::string name) : on_(wanted && ::isatty(2) != 0), name_(std::move(name)) {}
+    void read(std::size_t bytes) {
+        if (!on_ || bytes < shown_ + (8u << 20)) return;  // every 8 MB, so small files stay silent
+        shown_ = bytes;
+        std::fprintf(stderr, "\rloading %s: %.0f MB read   ", name_.c_str(), double(bytes) / 1e6);
+    }
+    // Called every 65536 records while parsing: the share of the text parsed, at most every 100 ms.
+    void parsing(std::size_t offset, std::size_t size) {
+        auto now = std::chrono::steady_clock::now();
+        if (!on_ || !shown_ || now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        std::fprintf(stderr, "\rloading %s: %.0f MB read, parsed %3.0f%%   ", name_.c_str(), double(shown_) / 1e6,
+                     100.0 * double(offset) / double(size ? size : 1));
+    }
+    void building() {
+        if (on_ && shown_) std::fprintf(stderr, "\rloading %s: %.0f MB read, parsed 100%%, building the data set", name_.c_str(), double(shown_) / 1e6);
+    }
+    void done() {
+        if (on_ && shown_) std::fprintf(stderr, " done\n");
+    }
+
+private:
+    bool on_;
+    std::string name_;
+    std::size_t shown_ = 0;
+    std::chrono::steady_clock::time_point last_{};
 };
 
-struct record {
-    std::size_t line = 0;
+// A field as a view into the table's text (quoted fields are unescaped in place): 8 bytes per cell, so a
+// large file's cells take about twice its text, not twenty times. Texts of 4 GiB and more are refused.
+struct cell {
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
+};
+
+// Line breaks in a field (\r\n, \n and a lone \r each count once): only quoted fields hold any.
+std::size_t line_breaks(std::string_view s) {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < s.size(); ++k)
+        if (s[k] == '\n' || (s[k] == '\r' && (k + 1 == s.size() || s[k + 1] != '\n'))) ++n;
+    return n;
+}
+
+// Every record's cells, one after the other: record r is cells[first[r]] .. cells[first[r + 1] - 1].
+struct records_view {
     std::vector<cell> cells;
+    std::vector<std::size_t> first{0};
+    std::vector<std::uint32_t> lines;  // physical line where each record starts (1-based)
+    std::size_t size() const { return first.size() - 1; }
+    std::size_t fields(std::size_t r) const { return first[r + 1] - first[r]; }
+    const cell& at(std::size_t r, std::size_t col) const { return cells[first[r] + col]; }
+    // The line where a field starts: its record's, plus the line breaks inside the fields before it.
+    std::size_t line(std::size_t r, std::size_t col, const std::string& text) const {
+        std::size_t l = lines[r];
+        for (std::size_t k = 0; k < col; ++k) l += line_breaks(std::string_view(text).substr(at(r, k).offset, at(r, k).length));
+        return l;
+    }
 };
 
 std::string lower(std::string s) {
@@ -43,7 +101,7 @@ std::string lower(std::string s) {
 
 bool is_blank(char ch) { return ch == ' ' || ch == '\t'; }
 
-std::string trim(const std::string& s) {
+std::string_view trim(std::string_view s) {
     std::size_t b = 0, e = s.size();
     while (b < e && is_blank(s[b])) ++b;
     while (e > b && is_blank(s[e - 1])) --e;
@@ -51,17 +109,24 @@ std::string trim(const std::string& s) {
 }
 
 // Shows a cell's text in a message: quoted, and cut short if long.
-std::string shown(const std::string& s) {
-    std::string t = s.size() > 40 ? s.substr(0, 40) + "..." : s;
+std::string shown(std::string_view s) {
+    std::string t = s.size() > 40 ? std::string(s.substr(0, 40)) + "..." : std::string(s);
     return "'" + t + "'";
 }
 
 
 // Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
-// are skipped; \n, \r\n and a lone \r all end a line.
-std::vector<record> parse_records(const std::string& path, const std::string& text, std::size_t start) {
-    std::vector<record> records;
+// are skipped; \n, \r\n and a lone \r all end a line. A quoted field is unescaped in place (its text only
+// shrinks), so every cell is a view into `text`.
+records_view parse_records(const std::string& path, std::string& text, std::size_t start, loading_progress* progress) {
+    records_view records;
     const std::size_t n = text.size();
+    // Sized once from the separators (an upper bound): growing by doubling would hold the old and the new
+    // array together, up to three times the cells' memory.
+    const std::size_t line_ends = std::size_t(std::count(text.begin(), text.end(), '\n')) + 1;
+    records.cells.reserve(std::size_t(std::count(text.begin(), text.end(), ',')) + line_ends);
+    records.first.reserve(line_ends + 1);
+    records.lines.reserve(line_ends);
     std::size_t i = start;
     std::size_t line = 1;
     auto end_of_line = [&](std::size_t& k) {  // k at '\r' or '\n': step past one line end
@@ -78,16 +143,17 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             i = k;
             continue;
         }
-        record rec;
-        rec.line = line;
+        std::size_t column = 0;
+        records.lines.push_back(std::uint32_t(line));
         for (;;) {
             cell c;
-            c.line = line;
-            std::size_t column = rec.cells.size() + 1;
+            ++column;
             std::size_t k2 = i;
             while (k2 < n && is_blank(text[k2])) ++k2;
             if (k2 < n && text[k2] == '"') {
                 std::size_t quote_line = line;
+                std::size_t w = k2;  // the unescaped text is written from the opening quote on
+                c.offset = std::uint32_t(w);
                 i = k2 + 1;
                 for (;;) {
                     if (i >= n)
@@ -96,7 +162,7 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
                     char ch = text[i];
                     if (ch == '"') {
                         if (i + 1 < n && text[i + 1] == '"') {
-                            c.text += '"';
+                            text[w++] = '"';
                             i += 2;
                             continue;
                         }
@@ -106,12 +172,13 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
                     if (ch == '\r' || ch == '\n') {
                         std::size_t before = i;
                         end_of_line(i);
-                        c.text.append(text, before, i - before);
+                        for (std::size_t q = before; q < i; ++q) text[w++] = text[q];
                         continue;
                     }
-                    c.text += ch;
+                    text[w++] = ch;
                     ++i;
                 }
+                c.length = std::uint32_t(w - c.offset);
                 while (i < n && is_blank(text[i])) ++i;
                 if (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n')
                     throw input_error(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
@@ -120,9 +187,11 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             } else {
                 std::size_t b = i;
                 while (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n') ++i;
-                c.text = trim(text.substr(b, i - b));
+                std::string_view field = trim(std::string_view(text).substr(b, i - b));
+                c.offset = std::uint32_t(field.data() - text.data());
+                c.length = std::uint32_t(field.size());
             }
-            rec.cells.push_back(std::move(c));
+            records.cells.push_back(c);
             if (i < n && text[i] == ',') {
                 ++i;
                 continue;
@@ -130,25 +199,35 @@ std::vector<record> parse_records(const std::string& path, const std::string& te
             if (i < n) end_of_line(i);
             break;
         }
-        records.push_back(std::move(rec));
+        records.first.push_back(records.cells.size());
+        if (progress && records.size() % 65536 == 0) progress->parsing(i, n);
     }
     return records;
 }
 
 // The cells that count as missing, compared case-insensitively after trimming (pandas' usual spellings).
-bool is_missing(const std::string& s) {
-    static const std::set<std::string> tokens{"", "na", "n/a", "#n/a", "nan", "-nan", "+nan", "null", "none", "<na>"};
-    return s.size() <= 12 && tokens.count(lower(trim(s))) != 0;
+bool is_missing(std::string_view s) {
+    static const std::set<std::string, std::less<>> tokens{"", "na", "n/a", "#n/a", "nan", "-nan", "+nan", "null", "none", "<na>"};
+    if (s.size() > 12) return false;
+    char buf[13];
+    std::string_view t = trim(s);
+    if (t.empty()) return true;
+    if (std::string_view("nN#-+<").find(t[0]) == std::string_view::npos) return false;  // no token starts so
+    for (std::size_t k = 0; k < t.size(); ++k) buf[k] = (t[k] >= 'A' && t[k] <= 'Z') ? char(t[k] - 'A' + 'a') : t[k];
+    return tokens.find(std::string_view(buf, t.size())) != tokens.end();
 }
 
-bool looks_infinite(const std::string& s) {
-    std::string t = lower(trim(s));
+bool looks_infinite(std::string_view s) {
+    std::string_view v = trim(s);
+    std::size_t sign = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
+    if (v.size() <= sign || (v[sign] != 'i' && v[sign] != 'I')) return false;  // the common case, without allocating
+    std::string t = lower(std::string(v));
     if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.erase(0, 1);
     return t == "inf" || t == "infinity";
 }
 
 // Decimal numbers only: [+-] digits [. digits] [e [+-] digits], at least one digit before the exponent.
-bool looks_numeric(const std::string& s) {
+bool looks_numeric(std::string_view s) {
     std::size_t i = 0, n = s.size(), digits = 0;
     if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
     while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
@@ -168,7 +247,7 @@ bool looks_numeric(const std::string& s) {
 }
 
 // Parses a looks_numeric() string. Returns false on overflow; an underflow gives the rounded tiny value.
-bool parse_number(const std::string& s, double& value) {
+bool parse_number(std::string_view s, double& value) {
     const char* b = s.data();
     const char* e = s.data() + s.size();
     if (b < e && *b == '+') ++b;
@@ -177,7 +256,7 @@ bool parse_number(const std::string& s, double& value) {
     if (r.ec != std::errc::result_out_of_range) return false;
     // Out of range: strtod tells overflow (HUGE_VAL) from underflow (a tiny or zero result).
     errno = 0;
-    double v = std::strtod(s.c_str(), nullptr);
+    double v = std::strtod(std::string(s).c_str(), nullptr);
     if (std::isinf(v)) return false;
     value = v;
     return true;
@@ -189,7 +268,12 @@ struct column_info {
     bool numeric = false;
     std::size_t missing = 0;
     std::vector<double> values;       // numeric: per data row (NaN where missing)
-    std::set<std::string> categories;  // text: distinct filled values
+    std::set<std::string_view> categories;  // text: distinct filled values (views into the table's text)
+    // Text, over the kept rows (encode_text_columns): the sorted values, and per kept row its value's index
+    // (levels.size() for a missing cell), so the one-hot rows are built after the text is freed.
+    std::vector<std::string> levels;
+    std::vector<std::uint32_t> codes;
+    bool kept_missing = false;
 };
 
 // Mean and population standard deviation computed on values scaled into [-1, 1], so 1e308 cannot overflow;
@@ -264,22 +348,23 @@ const char* to_string(missing_policy p) {
     return "?";
 }
 
-dataset load_csv(const std::string& path, const csv_options& options) {
-    return parse_csv(read_whole_file(path, "a CSV file"), path, options);
-}
 
 namespace {
 
 // The records of a file with its header read: what every step after parsing looks cells up in.
 struct csv_table {
     std::string path;
-    std::vector<record> records;  // [0] is the header; data row r (1-based) is records[r]
+    std::string content;    // the file's text, quoted fields unescaped in place
+    records_view records;  // [0] is the header; data row r (1-based) is record r
     std::vector<std::string> names;
     std::size_t rows() const { return records.size() - 1; }
-    const std::string& text(std::size_t r, std::size_t col) const { return records[r].cells[col].text; }
+    std::string_view text(std::size_t r, std::size_t col) const {
+        const cell& c = records.at(r, col);
+        return std::string_view(content).substr(c.offset, c.length);
+    }
     // "file:line:column (name)" of a data cell; r is the record index (1 = first data row).
     std::string place(std::size_t r, std::size_t col) const {
-        return path + ":" + std::to_string(records[r].cells[col].line) + ":" + std::to_string(col + 1) + " (" +
+        return path + ":" + std::to_string(records.line(r, col, content)) + ":" + std::to_string(col + 1) + " (" +
                names[col] + ")";
     }
 };
@@ -294,18 +379,21 @@ void check_not_binary(const std::string& text, const std::string& path) {
 }
 
 // The records and header of the text: non-empty, named columns that differ case-insensitively, no ragged row.
-csv_table read_table(const std::string& text, const std::string& path) {
+csv_table read_table(std::string text, const std::string& path, loading_progress* progress) {
     check_not_binary(text, path);
     std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
-    csv_table t{path, parse_records(path, text, start), {}};
-    if (t.records.empty()) throw input_error(path + ": empty file; expected a header row and data rows");
+    if (text.size() > std::numeric_limits<std::uint32_t>::max())
+        throw input_error(path + ": a CSV of 4 GiB or more is not supported; split it");
+    csv_table t{path, std::move(text), {}, {}};
+    t.records = parse_records(path, t.content, start, progress);
+    if (t.records.size() == 0) throw input_error(path + ": empty file; expected a header row and data rows");
+    const std::size_t header_line = t.records.lines[0];
     if (t.records.size() == 1)
-        throw input_error(path + ":" + std::to_string(t.records[0].line) + ": header only, no data rows");
-    const record& header = t.records[0];
+        throw input_error(path + ":" + std::to_string(header_line) + ": header only, no data rows");
     std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
-    for (std::size_t k = 0; k < header.cells.size(); ++k) {
-        std::string name = trim(header.cells[k].text);
-        std::string place = path + ":" + std::to_string(header.line) + ":" + std::to_string(k + 1);
+    for (std::size_t k = 0; k < t.records.fields(0); ++k) {
+        std::string name(trim(t.text(0, k)));
+        std::string place = path + ":" + std::to_string(header_line) + ":" + std::to_string(k + 1);
         if (name.empty()) throw input_error(place + ": empty column name in the header");
         auto [it, fresh] = seen_names.emplace(lower(name), k);
         if (!fresh)
@@ -315,9 +403,9 @@ csv_table read_table(const std::string& text, const std::string& path) {
     }
     const std::size_t H = t.names.size();
     for (std::size_t r = 1; r < t.records.size(); ++r)
-        if (t.records[r].cells.size() != H)
-            throw input_error(path + ":" + std::to_string(t.records[r].line) + ": row has " +
-                              std::to_string(t.records[r].cells.size()) + " fields, header has " + std::to_string(H));
+        if (t.records.fields(r) != H)
+            throw input_error(path + ":" + std::to_string(t.records.lines[r]) + ": row has " +
+                              std::to_string(t.records.fields(r)) + " fields, header has " + std::to_string(H));
     return t;
 }
 
@@ -340,11 +428,16 @@ std::size_t choose_columns(const csv_table& t, const csv_options& options, std::
     return label;
 }
 
-// Every data row's label, 0 or 1; a missing or other label is an error, never imputed or dropped.
-std::vector<double> read_labels(const csv_table& t, std::size_t label) {
+// Every data row's label, 0 or 1, or NaN for a missing one under the drop policy (its row is dropped with a
+// note); a missing label under another policy, or any other value, is an error: labels are never imputed.
+std::vector<double> read_labels(const csv_table& t, std::size_t label, missing_policy policy) {
     std::vector<double> y(t.rows());
     for (std::size_t r = 1; r <= t.rows(); ++r) {
-        const std::string& s = t.text(r, label);
+        std::string_view s = t.text(r, label);
+        if (is_missing(s) && policy == missing_policy::drop_row) {
+            y[r - 1] = std::numeric_limits<double>::quiet_NaN();
+            continue;
+        }
         if (is_missing(s))
             throw input_error(t.place(r, label) + ": missing label " + shown(s) +
                               "; labels are never imputed or dropped silently: remove or fill the row");
@@ -364,7 +457,7 @@ column_info type_column(const csv_table& t, std::size_t k) {
     c.name = t.names[k];
     bool any_text = false, any_value = false;
     for (std::size_t r = 1; r <= rows; ++r) {
-        const std::string& s = t.text(r, k);
+        std::string_view s = t.text(r, k);
         if (is_missing(s))
             ++c.missing;
         else if (looks_numeric(s) || looks_infinite(s))
@@ -383,7 +476,7 @@ column_info type_column(const csv_table& t, std::size_t k) {
     }
     c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
     for (std::size_t r = 1; r <= rows; ++r) {
-        const std::string& s = t.text(r, k);
+        std::string_view s = t.text(r, k);
         if (is_missing(s)) continue;
         if (looks_infinite(s))
             throw input_error(t.place(r, k) + ": infinite value " + shown(s) +
@@ -440,33 +533,110 @@ std::string missing_counts(const std::vector<column_info>& columns) {
     return counts;
 }
 
-// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell.
+// The warning when the drop policy cost more than half the rows: the column whose gaps cost the most rows,
+// and what --ignore of it or the mean policy would keep instead.
+void warn_if_most_rows_dropped(const std::vector<column_info>& columns, const std::vector<std::size_t>& only_gap,
+                               std::size_t rows, std::size_t labelled, std::size_t kept, dataset& d) {
+    if (2 * kept >= rows) return;
+    std::size_t worst = 0;
+    for (std::size_t c = 1; c < columns.size(); ++c)
+        if (columns[c].missing > columns[worst].missing) worst = c;
+    const column_info& w = columns[worst];
+    d.warnings.push_back("dropping rows with missing values kept only " + std::to_string(kept) + " of " +
+                         std::to_string(rows) + " rows; column '" + w.name + "' is missing in " +
+                         std::to_string(w.missing) + " of them: --ignore " + w.name + " keeps " +
+                         std::to_string(kept + only_gap[worst]) + " rows, --missing mean keeps " +
+                         std::to_string(labelled));
+}
+
+// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell (and,
+// under the drop policy, with a label); notes say how many were dropped and for which columns.
 std::vector<std::size_t> rows_to_keep(const csv_table& t, const std::vector<column_info>& columns,
-                                      const csv_options& options, dataset& d) {
+                                      const std::vector<double>& y, const csv_options& options, dataset& d) {
     const std::size_t rows = t.rows();
     std::vector<std::size_t> kept;
+    std::vector<std::size_t> only_gap(columns.size(), 0);  // rows whose one missing cell is in column c
+    std::size_t unlabelled = 0;
     for (std::size_t r = 0; r < rows; ++r) {
-        bool complete = true;
-        for (const auto& c : columns)
-            if (is_missing(t.text(r + 1, c.index))) {
+        std::size_t gaps = 0, gap_column = 0;
+        for (std::size_t c = 0; c < columns.size(); ++c)
+            if (is_missing(t.text(r + 1, columns[c].index))) {
                 if (options.missing == missing_policy::error)
-                    throw input_error(t.place(r + 1, c.index) + ": missing value " + shown(t.text(r + 1, c.index)) +
-                                      " (the missing-value policy is error)");
-                complete = false;
+                    throw input_error(t.place(r + 1, columns[c].index) + ": missing value " +
+                                      shown(t.text(r + 1, columns[c].index)) + " (the missing-value policy is error)");
+                ++gaps;
+                gap_column = c;
             }
-        if (complete || options.missing != missing_policy::drop_row) kept.push_back(r);
+        if (std::isnan(y[r])) {
+            ++unlabelled;
+            continue;
+        }
+        if (gaps == 1) ++only_gap[gap_column];
+        if (gaps == 0 || options.missing != missing_policy::drop_row) kept.push_back(r);
     }
     if (kept.empty())
         throw input_error(t.path + ": every one of the " + std::to_string(rows) +
                           " rows has a missing value (missing cells: " + missing_counts(columns) +
                           "); use the mean policy or ignore the emptiest columns");
-    if (kept.size() < rows)
-        d.notes.push_back("dropped " + std::to_string(rows - kept.size()) + " of " + std::to_string(rows) +
+    if (unlabelled)
+        d.notes.push_back("dropped " + std::to_string(unlabelled) + " of " + std::to_string(rows) + " rows whose label '" +
+                          d.label_name + "' is missing");
+    if (kept.size() + unlabelled < rows)
+        d.notes.push_back("dropped " + std::to_string(rows - unlabelled - kept.size()) + " of " + std::to_string(rows) +
                           " rows with missing values (missing cells: " + missing_counts(columns) + ")");
+    warn_if_most_rows_dropped(columns, only_gap, rows, rows - unlabelled, kept.size(), d);
     return kept;
 }
 
-using feature_rows = std::vector<std::vector<double>>;
+// The feature rows, each copied into X (features x kept rows) as soon as it is built, so the data set is never
+// held twice while loading; count_features sizes X beforehand.
+class feature_rows {
+public:
+    feature_rows(std::size_t count, std::size_t samples) : X(tensor::from_shape({count, samples})) {}
+    void push_back(const std::vector<double>& row) { std::copy(row.begin(), row.end(), data(size_++)); }
+    std::size_t size() const { return size_; }
+    std::size_t samples() const { return X.shape()[1]; }
+    double* data(std::size_t f) { return X.data() + f * samples(); }
+    const double* data(std::size_t f) const { return X.data() + f * samples(); }
+    tensor X;
+
+private:
+    std::size_t size_ = 0;
+};
+
+// Encodes every text column over the kept rows (levels and codes) and returns the number of features: one
+// per numeric column, one per value of a text column and one for its missing cells, if any.
+std::size_t encode_text_columns(const csv_table& t, std::vector<column_info>& columns,
+                                const std::vector<std::size_t>& kept) {
+    std::size_t count = 0;
+    for (auto& c : columns) {
+        if (c.numeric) {
+            ++count;
+            continue;
+        }
+        std::set<std::string_view> values;
+        for (std::size_t r : kept) {
+            std::string_view s = t.text(r + 1, c.index);
+            if (is_missing(s))
+                c.kept_missing = true;
+            else
+                values.insert(s);
+        }
+        std::map<std::string_view, std::uint32_t> index;
+        for (auto v : values) {
+            index.emplace(v, std::uint32_t(c.levels.size()));
+            c.levels.emplace_back(v);
+        }
+        c.codes.reserve(kept.size());
+        for (std::size_t r : kept) {
+            std::string_view s = t.text(r + 1, c.index);
+            c.codes.push_back(is_missing(s) ? std::uint32_t(c.levels.size()) : index.at(s));
+        }
+        c.categories.clear();  // views into the text, which is freed next
+        count += c.levels.size() + (c.kept_missing ? 1 : 0);
+    }
+    return count;
+}
 
 // A numeric column as one feature row over the kept rows, missing cells filled with the column's mean.
 void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& kept, feature_rows& features,
@@ -486,33 +656,27 @@ void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& k
 
 // A text column one-hot encoded over the kept rows, values in sorted order; missing cells get a
 // "<column>_missing" category of their own, never an invented value.
-void add_one_hot_features(const csv_table& t, const column_info& c, const std::vector<std::size_t>& kept,
-                          feature_rows& features, dataset& d) {
-    auto one_hot = [&](const std::string& name, auto&& is_value) {
-        std::vector<double> row;
-        for (std::size_t r : kept) row.push_back(is_value(t.text(r + 1, c.index)) ? 1.0 : 0.0);
-        features.push_back(std::move(row));
-        d.feature_names.push_back(name);
-    };
-    std::set<std::string> values;
-    bool any_missing = false;
-    for (std::size_t r : kept) {
-        const std::string& s = t.text(r + 1, c.index);
-        if (is_missing(s))
-            any_missing = true;
-        else
-            values.insert(s);
+void add_one_hot_features(const column_info& c, feature_rows& features, dataset& d) {
+    const std::size_t level_count = c.levels.size();
+    for (std::size_t level = 0; level < level_count + (c.kept_missing ? 1 : 0); ++level) {
+        std::vector<double> row(c.codes.size());
+        for (std::size_t j = 0; j < c.codes.size(); ++j) row[j] = c.codes[j] == level ? 1.0 : 0.0;
+        features.push_back(row);
+        d.feature_names.push_back(c.name + "_" + (level < level_count ? c.levels[level] : std::string("missing")));
     }
-    for (const auto& v : values) one_hot(c.name + "_" + v, [&](const std::string& s) { return s == v; });
-    if (any_missing) one_hot(c.name + "_missing", [](const std::string& s) { return is_missing(s); });
+    std::string levels;
+    for (const auto& v : c.levels) levels += (levels.empty() ? "" : ", ") + v;
+    d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(level_count) + " levels (" +
+                      (level_count <= 8 ? levels : std::string("values sorted")) + ")" +
+                      (c.kept_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
 }
 
 // Notes a constant feature; refuses two features with one name (a column and a one-hot value).
 void check_features(const feature_rows& features, const std::string& path, dataset& d) {
     std::set<std::string> feature_names;
     for (std::size_t f = 0; f < features.size(); ++f) {
-        const auto& row = features[f];
-        if (std::all_of(row.begin(), row.end(), [&](double v) { return v == row[0]; }))
+        const double* row = features.data(f);
+        if (std::all_of(row, row + features.samples(), [&](double v) { return v == row[0]; }))
             d.notes.push_back("feature '" + d.feature_names[f] + "' is constant (" + std::to_string(row[0]) +
                               ") in every kept row; it carries no information");
         if (!feature_names.insert(d.feature_names[f]).second)
@@ -521,39 +685,101 @@ void check_features(const feature_rows& features, const std::string& path, datas
     }
 }
 
-}  // namespace
+// A feature whose values separate the two classes completely (every 1 above every 0, or below) predicts the
+// label perfectly: usually the label in other words (seaborn's 'alive' next to 'survived'). One warning per
+// source column. At least 5 samples of each class: in fewer, any varying feature separates them by chance.
+void warn_label_leaks(const feature_rows& features, const std::vector<std::string>& source_column,
+                      const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
+    std::size_t ones = std::size_t(std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 1.0; }));
+    if (ones < 5 || kept.size() - ones < 5) return;
+    std::set<std::string> warned;
+    for (std::size_t f = 0; f < features.size(); ++f) {
+        double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+        const double* row = features.data(f);
+        for (std::size_t j = 0; j < kept.size(); ++j) {
+            int cls = y[kept[j]] == 1.0;
+            lo[cls] = std::min(lo[cls], row[j]);
+            hi[cls] = std::max(hi[cls], row[j]);
+        }
+        if (!(hi[0] < lo[1] || hi[1] < lo[0]) || !warned.insert(source_column[f]).second) continue;
+        d.warnings.push_back("feature '" + d.feature_names[f] + "' predicts the label '" + d.label_name +
+                             "' perfectly in all " + std::to_string(kept.size()) +
+                             " samples: it is probably the label in other words; leave it out with --ignore " +
+                             source_column[f]);
+    }
+}
 
-dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
-    const csv_table table = read_table(text, path);
+// Labels of a single class leave nothing to separate.
+void warn_single_class(const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
+    std::size_t ones = 0;
+    for (std::size_t r : kept) ones += y[r] == 1.0;
+    if (ones != 0 && ones != kept.size()) return;
+    d.warnings.push_back("every one of the " + std::to_string(kept.size()) + " samples has label " +
+                         (ones ? "1" : "0") + " in '" + d.label_name +
+                         "': there is nothing to learn; check the label column (--label)");
+}
+
+dataset parse_table(std::string text, const std::string& path, const csv_options& options,
+                    loading_progress* progress) {
+    csv_table table = read_table(std::move(text), path, progress);
+    if (progress) progress->building();
     std::vector<bool> used;
     const std::size_t label = choose_columns(table, options, used);
     dataset d;
     d.source = path;
     d.label_name = table.names[label];
-    const std::vector<double> y = read_labels(table, label);
-    const std::vector<column_info> columns = feature_columns(table, used, options, d);
-    const std::vector<std::size_t> kept = rows_to_keep(table, columns, options, d);
+    d.rows_read = table.rows();
+    for (std::size_t k = 0; k < used.size(); ++k)
+        if (!used[k] && k != label) d.notes.push_back("left out column '" + table.names[k] + "' as asked (ignore)");
+    const std::vector<double> y = read_labels(table, label, options.missing);
+    std::vector<column_info> columns = feature_columns(table, used, options, d);
+    const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
 
-    feature_rows features;
-    for (const auto& c : columns) {
+    const std::size_t feature_count = encode_text_columns(table, columns, kept);
+    table.content = std::string();  // every cell is a number or a code now: free the text before X exists
+    table.records = records_view();
+    feature_rows features(feature_count, kept.size());
+    std::vector<std::string> source_column;  // per feature
+    for (auto& c : columns) {
         if (c.numeric)
             add_numeric_feature(c, kept, features, d);
         else
-            add_one_hot_features(table, c, kept, features, d);
+            add_one_hot_features(c, features, d);
+        source_column.resize(features.size(), c.name);
+        std::vector<double>().swap(c.values);  // in X now
+        std::vector<std::uint32_t>().swap(c.codes);
     }
     check_features(features, path, d);
-    if (options.standardize)
-        for (auto& row : features) row = standardized(row);
-
-    d.X = tensor::from_shape({features.size(), kept.size()});
-    d.Y = tensor::from_shape({1, kept.size()});
-    for (std::size_t f = 0; f < features.size(); ++f)
-        for (std::size_t j = 0; j < kept.size(); ++j) {
-            if (!std::isfinite(features[f][j]))
-                throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
-            d.X(f, j) = features[f][j];
+    warn_single_class(y, kept, d);
+    warn_label_leaks(features, source_column, y, kept, d);
+    for (std::size_t f = 0; f < features.size(); ++f) {
+        double* row = features.data(f);
+        if (options.standardize) {
+            std::vector<double> z = standardized(std::vector<double>(row, row + kept.size()));
+            std::copy(z.begin(), z.end(), row);
         }
+        if (!std::all_of(row, row + kept.size(), [](double v) { return std::isfinite(v); }))
+            throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
+    }
+    d.X = std::move(features.X);
+    d.Y = tensor::from_shape({1, kept.size()});
     for (std::size_t j = 0; j < kept.size(); ++j) d.Y(0, j) = y[kept[j]];
+    return d;
+}
+
+}  // namespace
+
+dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
+    return parse_table(text, path, options, nullptr);
+}
+
+dataset load_csv(const std::string& path, const csv_options& options) {
+    std::string name = path == "-" ? "<stdin>" : path;
+    loading_progress progress(options.progress, name);
+    std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
+                                       [&](std::size_t bytes) { progress.read(bytes); });
+    dataset d = parse_table(std::move(text), name, options, &progress);
+    progress.done();
     return d;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/graph.hpp"
@@ -15,7 +16,9 @@ struct dataset {
     std::vector<std::string> feature_names;  // one per row of X
     std::string label_name;
     std::string source;  // "titanic (embedded)" or the file path
-    std::vector<std::string> notes;  // what the loader decided on its own (columns left out, rows dropped)
+    std::vector<std::string> notes;     // what the loader decided on its own (columns left out, rows dropped)
+    std::vector<std::string> warnings;  // what likely defeats the analysis (most rows dropped, a label leak)
+    std::size_t rows_read = 0;          // data rows in the file, before any was dropped (0: not from a file)
     std::size_t samples() const { return X.shape()[1]; }
     std::size_t features() const { return X.shape()[0]; }
 };
@@ -39,6 +42,8 @@ struct csv_options {
     // numeric columns named "...id" holding distinct integers (PassengerId). docs/data.md has the rule.
     bool drop_identifiers = true;
     std::size_t max_categories = 20;
+    std::size_t max_input_bytes = std::size_t(4) << 30;  // a larger file or stream is refused
+    bool progress = false;  // show loading progress on stderr when it is a terminal and the file is large
 };
 
 // Reads a header row then records: numeric columns as numbers, text columns one-hot encoded
@@ -53,6 +58,9 @@ dataset parse_csv(const std::string& text, const std::string& source, const csv_
 // One <name>.npy per parameter in `directory` (created if missing), float64, C order, readable by
 // numpy.load; each file written to a temporary name and renamed into place.
 void save_parameters(const graph& g, const std::string& directory);
+// The files save_parameters writes, as (file name, .npy bytes), for a caller that commits them together
+// with its other outputs (symcheck's output_batch).
+std::vector<std::pair<std::string, std::string>> parameter_files(const graph& g);
 // Loads <name>.npy for every parameter of g, checking dtype, order and shape; throws input_error naming
 // the offending file (missing, truncated, wrong dtype, Fortran order, wrong shape).
 void load_parameters(graph& g, const std::string& directory);

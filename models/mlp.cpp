@@ -1,6 +1,8 @@
 // build_mlp: the article's fully connected networks as an ordinary graph of engine ops.
 #include "models/mlp.hpp"
 
+#include <utility>
+
 #include "engine/error.hpp"
 #include "ops/ops.hpp"
 
@@ -69,6 +71,26 @@ mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
         }
     }
     return m;
+}
+
+double accuracy(const tensor& probabilities, const tensor& labels) {
+    if (shape_of(probabilities) != shape_of(labels) || labels.size() == 0)
+        throw input_error("accuracy: needs probabilities and labels of one non-empty shape, got " +
+                          to_string(shape_of(probabilities)) + " and " + to_string(shape_of(labels)));
+    std::size_t right = 0;
+    for (std::size_t k = 0; k < labels.size(); ++k)
+        right += (probabilities.data()[k] >= 0.5) == (labels.data()[k] == 1.0);
+    return double(right) / double(labels.size());
+}
+
+evaluation evaluate(mlp& net, const tensor& X, const tensor& Y) {
+    net.g.feed({{net.X, X}, {net.Y, Y}});
+    net.g.forward();
+    evaluation e;
+    e.cost = std::as_const(net.g).value(net.loss)(0, 0);
+    e.accuracy = accuracy(std::as_const(net.g).value(net.output), Y);
+    e.samples = Y.shape()[1];
+    return e;
 }
 
 }  // namespace symgrad

@@ -33,4 +33,18 @@ struct mlp {
 
 mlp build_mlp(const mlp_spec& spec, std::size_t samples);
 
+// Cost and accuracy of a network on one data set.
+struct evaluation {
+    double cost = 0.0;
+    double accuracy = 0.0;  // fraction of samples whose predicted class (probability >= 0.5) is their label
+    std::size_t samples = 0;
+};
+
+// The evaluation path: feeds X and Y as one step and runs forward only, so the parameters' gradients stay
+// those of the last backward. The graph keeps this data fed (and a plan for its size): training on it
+// again needs its own data fed first, as train_minibatches does every pass.
+evaluation evaluate(mlp& net, const tensor& X, const tensor& Y);
+// Fraction of columns where (probability >= 0.5) equals the 0/1 label.
+double accuracy(const tensor& probabilities, const tensor& labels);
+
 }  // namespace symgrad

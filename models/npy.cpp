@@ -191,6 +191,10 @@ bool host_is_big_endian() {
 // Reads and checks a file; a 1-D array of length n comes back as (n x 1) unless as_row.
 tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, bool as_row,
                 const std::string* in_memory = nullptr) {
+    std::error_code ec;
+    if (!in_memory && std::filesystem::exists(path, ec) && !std::filesystem::is_directory(path, ec) &&
+        !std::filesystem::is_regular_file(path, ec))  // /dev/zero or a FIFO would be read without end
+        throw input_error(path + ": not a regular file; a .npy file is expected");
     std::string bytes = in_memory ? *in_memory : read_whole_file(path, "a .npy file");
     npy_header h = validate(path, bytes);
     file_shape = h.shape;
@@ -244,6 +248,13 @@ tensor load_npy(const std::string& path, shape2 expected) {
         throw input_error(path + ": array of shape " + shape_text(file_shape) + " does not fit the expected " +
                           to_string(expected) + (file_shape.size() == 1 ? " (a 1-D array fits (n x 1) or (1 x n))" : ""));
     return t;
+}
+
+std::vector<std::pair<std::string, std::string>> parameter_files(const graph& g) {
+    std::vector<std::pair<std::string, std::string>> files;
+    for (node p : g.parameters()) check_file_name(p.name());
+    for (node p : g.parameters()) files.emplace_back(p.name() + ".npy", xt::dump_npy(g.value(p)));
+    return files;
 }
 
 void save_parameters(const graph& g, const std::string& directory) {

@@ -51,6 +51,8 @@ using train_callback = std::function<bool(std::size_t iteration, double cost)>;
 
 // What a close watcher of training (symcheck's trace, divergence check, weight tables) plugs into the loop.
 struct train_hooks {
+    // Runs first in each pass, e.g. to feed the pass's mini-batch (train_minibatches does).
+    std::function<void(std::size_t pass)> before_pass;
     // Runs the forward and backward pass itself, e.g. an analysis that does both on the way; when empty
     // the loop calls g.forward() and g.backward(loss).
     std::function<void(std::size_t pass)> forward_backward;
@@ -66,5 +68,12 @@ std::vector<double> train(graph& g, node loss, optimizer& opt, const train_optio
                           const train_hooks& hooks);
 std::vector<double> train(graph& g, node loss, optimizer& opt, const train_options& options,
                           const train_callback& callback = {});
+
+class minibatches;
+// train() with pass k fed batch k of `batches` into inputs x and y first (options.iterations updates; an
+// epoch is batches.batches_per_epoch() of them). Each cost is its batch's. The optimisers are unchanged:
+// each update uses the gradient of one batch.
+std::vector<double> train_minibatches(graph& g, node loss, node x, node y, minibatches& batches, optimizer& opt,
+                                      const train_options& options, const train_hooks& hooks = {});
 
 }  // namespace symgrad

@@ -1,4 +1,5 @@
 // The training loop: forward, backward, optimiser step, with recorded costs and an optional progress line.
+#include "models/batches.hpp"
 #include "models/optim.hpp"
 #include "models/progress.hpp"
 
@@ -15,6 +16,7 @@ std::vector<double> train(graph& g, node loss, optimizer& opt, const train_optio
     for (std::size_t k = 0; k < passes; ++k) {
         const std::size_t pass = first + k;
         g.set_step(long(pass));
+        if (hooks.before_pass) hooks.before_pass(pass);
         if (hooks.forward_backward) {
             hooks.forward_backward(pass);
         } else {
@@ -37,6 +39,16 @@ std::vector<double> train(graph& g, node loss, optimizer& opt, const train_optio
     train_hooks hooks;
     hooks.after_update = callback;
     return train(g, loss, opt, options, hooks);
+}
+
+std::vector<double> train_minibatches(graph& g, node loss, node x, node y, minibatches& batches, optimizer& opt,
+                                      const train_options& options, const train_hooks& hooks) {
+    train_hooks fed = hooks;
+    fed.before_pass = [&](std::size_t pass) {
+        batches.feed(g, x, y, pass);
+        if (hooks.before_pass) hooks.before_pass(pass);
+    };
+    return train(g, loss, opt, options, fed);
 }
 
 }  // namespace symgrad

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "models/batches.hpp"
 #include "models/optim.hpp"
 #include "ops/ops.hpp"
 
@@ -173,4 +174,78 @@ TEST_CASE("the library's optimisers update in place without heap allocation afte
         INFO("optimiser " << name);
         CHECK(n == 0);
     }
+}
+
+TEST_CASE("alternating between two batch sizes seen before makes no heap allocation", "[alloc]") {
+    // Mini-batch training's steady state: full batches and the last partial one, fed X and Y as one step.
+    seed_network net(32);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    auto batch = [&](std::size_t m) {
+        std::pair<tensor, tensor> b{tensor::from_shape({7, m}), tensor::from_shape({1, m})};
+        for (std::size_t k = 0; k < b.first.size(); ++k) b.first.data()[k] = normal(rng);
+        for (std::size_t k = 0; k < m; ++k) b.second.data()[k] = normal(rng) > 0.0 ? 1.0 : 0.0;
+        return b;
+    };
+    auto full = batch(32), partial = batch(17);
+    auto opt = make_optimizer("adam", 0.01);
+    auto step = [&](const std::pair<tensor, tensor>& b) {
+        net.g.feed({{X, b.first}, {Y, b.second}});
+        net.g.forward();
+        net.g.backward(net.J);
+        opt->step(net.g, net.params);
+    };
+    step(full);  // plans both sizes and sizes the optimiser's state
+    step(partial);
+    auto n = count_allocations([&] {
+        for (int it = 0; it < 4; ++it) {
+            step(full);
+            step(partial);
+        }
+    });
+    CHECK(n == 0);
+}
+
+TEST_CASE("mini-batch training makes no heap allocation once both batch widths were fed", "[alloc]") {
+    // 100 samples in batches of 32: three full batches and one of 4 an epoch, reshuffled at each epoch.
+    seed_network net(100);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    minibatches batches(net.g.value(X), net.g.value(Y), {32, 9});
+    auto opt = make_optimizer("momentum", 0.01);
+    auto pass = [&](std::size_t index) {
+        batches.feed(net.g, X, Y, index);
+        net.g.forward();
+        net.g.backward(net.J);
+        opt->step(net.g, net.params);
+    };
+    for (std::size_t index = 0; index < 4; ++index) pass(index);  // the first epoch plans both widths
+    auto n = count_allocations([&] {
+        for (std::size_t index = 4; index < 12; ++index) pass(index);  // two more epochs, two reshuffles
+    });
+    CHECK(n == 0);
+}
+
+TEST_CASE("feeding X and Y one at a time between two batch sizes seen before makes no heap allocation", "[alloc]") {
+    // The in-between state (X at the new size, Y at the old) is known to be one step back to a cached plan.
+    seed_network net(32);
+    auto X = net.g.find("X"), Y = net.g.find("Y");
+    tensor x32 = net.g.value(X), y32 = net.g.value(Y);
+    tensor x17 = tensor::from_shape({7, 17}), y17 = tensor::from_shape({1, 17});
+    x17.fill(0.5);
+    y17.fill(1.0);
+    auto step = [&](const tensor& x, const tensor& y) {
+        net.g.feed(X, x);
+        net.g.feed(Y, y);
+        net.iteration();
+    };
+    step(x17, y17);  // plans 17 (the in-between 17/32 costs one failed attempt, once)
+    step(x32, y32);
+    auto n = count_allocations([&] {
+        for (int it = 0; it < 4; ++it) {
+            step(x17, y17);
+            step(x32, y32);
+        }
+    });
+    CHECK(n == 0);
 }

@@ -295,9 +295,19 @@ TEST_CASE("a label other than 0 or 1 names file, line, column, name and value", 
     CHECK(csv_error(half, with_label("y")) == half + ":2:1 (y): label must be 0 or 1, got '0.5'");
 }
 
-TEST_CASE("a missing label is an error under every missing-value policy", "[data][csv]") {
+TEST_CASE("a missing label drops its row with a note under the drop policy", "[data][csv]") {
+    auto path = write_csv("label_drop.csv", "a,y\n1,0\n2,NA\n3,1\n");
+    dataset d = load_csv(path);
+    CHECK(d.samples() == 2);
+    CHECK(d.rows_read == 3);
+    CHECK(d.Y(0, 0) == 0.0);
+    CHECK(d.Y(0, 1) == 1.0);
+    CHECK(std::find(d.notes.begin(), d.notes.end(), "dropped 1 of 3 rows whose label 'y' is missing") != d.notes.end());
+}
+
+TEST_CASE("a missing label is an error under the mean and error policies", "[data][csv]") {
     auto path = write_csv("label_gap.csv", "a,y\n1,0\n2,NA\n3,1\n");
-    for (auto policy : {missing_policy::drop_row, missing_policy::impute_mean, missing_policy::error}) {
+    for (auto policy : {missing_policy::impute_mean, missing_policy::error}) {
         csv_options o;
         o.missing = policy;
         CHECK(csv_error(path, o) == path +

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <fstream>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "engine/error.hpp"
 #include "engine/text.hpp"
+#include "models/batches.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
 #include "ops/ops.hpp"
@@ -46,10 +48,10 @@ void print_tensor(std::ostream& out, const std::string& name, const tensor& t) {
 }
 
 // Divergence, the rule docs/errors.md explains: after an update the cost is above its starting value AND some
-// sample's true label gets a probability beyond the BCE clamp. There the clamped loss no longer measures the
-// error and the sigmoid's gradient has vanished, so training cannot come back and any verdict would describe
-// an artefact. Both thresholds are the problem's own (the starting cost, ops.hpp's bce_clamp); NaN and Inf
-// are the graph's anomaly detection's job.
+// sample's true label gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
+// certain): the model is worse than it started and certain of a wrong answer, the state a far too large
+// learning rate leaves, with every tanh unit saturated. Both thresholds are the problem's own (the starting
+// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job.
 void check_divergence(const mlp& net, const config& cfg, const std::string& run, std::size_t iteration,
                       double cost, double initial_cost) {
     if (!(cost > initial_cost)) return;
@@ -63,35 +65,87 @@ void check_divergence(const mlp& net, const config& cfg, const std::string& run,
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
             << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
             << j << " a probability of " << p_true << " for its true label " << y(0, j)
-            << ", beyond the BCE clamp " << bce_clamp << " where the loss stops measuring the error; lower --lr (now "
+            << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
         throw anomaly_error(msg.str());
     }
 }
 
-// Refuses a model that cannot fit: a lower bound on its memory (every parameter as value and gradient, every
-// layer's activations once, in doubles) against the machine's physical memory. Without it a width like 10^9
-// makes the allocator thrash for minutes or the OOM killer end the process.
-void check_fits_in_memory(const mlp_spec& spec, std::size_t samples) {
-    double doubles = 0.0;
-    double previous = double(spec.inputs);
+// The memory the run may use: --max-memory, else what the kernel reports available now (MemAvailable, capped by
+// a cgroup v2 limit when one is set), else physical memory.
+double memory_budget(const config& cfg, std::string& source) {
+    if (cfg.max_memory_bytes) {
+        source = "--max-memory";
+        return *cfg.max_memory_bytes;
+    }
+    source = "memory available now; set the budget with --max-memory";
+    double available = 0.0;
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string key; meminfo >> key;) {
+        double kb = 0.0;
+        meminfo >> kb;
+        if (key == "MemAvailable:") available = kb * 1024.0;
+        meminfo.ignore(256, '\n');
+    }
+    std::ifstream cg_max("/sys/fs/cgroup/memory.max"), cg_now("/sys/fs/cgroup/memory.current");
+    double limit = 0.0, used = 0.0;
+    if (cg_max >> limit && cg_now >> used && limit > used && (available <= 0.0 || limit - used < available))
+        available = limit - used;
+    if (available > 0.0) return available;
+    return double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
+}
+
+}  // namespace
+
+double estimate_peak_memory(const config& cfg, const mlp_spec& spec, std::size_t samples) {
+    // Coefficients measured on this code (docs/performance.md, "Memory of a run"): each hidden or output
+    // activation costs 3.2 doubles per element (the matmul, bias and activation values and the gradients the
+    // planner does not share), each parameter 3 (value, gradient, the copy that tells whether it moved), the
+    // optimizer 1 (momentum) or 2 (Adam) more, --save 3 more (the .npy bytes and their copy in the output
+    // batch); the data set 2 (the loaded copy and the fed one); and the process itself 8 MB.
+    double activations = 0.0, parameters = 0.0, previous = double(spec.inputs);
     std::vector<std::size_t> widths = spec.hidden;
     widths.push_back(1);
     for (std::size_t w : widths) {
-        doubles += 2.0 * (double(w) * previous + double(w)) + double(w) * double(samples);
+        activations += double(w) * double(samples);
+        parameters += double(w) * previous + double(w);
         previous = double(w);
     }
-    double needed = 8.0 * doubles;
-    long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-    double physical = double(pages) * double(page);
-    if (pages > 0 && page > 0 && needed > physical) {
-        std::ostringstream msg;
-        msg << std::setprecision(3) << "model too large: " << spec.inputs << " inputs, hidden widths";
-        for (std::size_t w : spec.hidden) msg << " " << w;
-        msg << " and " << samples << " samples need at least " << needed / 1e9 << " GB, this machine has "
-            << physical / 1e9 << " GB; use narrower layers";
-        throw input_error(msg.str());
+    double per_parameter = 3.0 + (cfg.optimizer == "momentum" ? 1.0 : cfg.optimizer == "adam" ? 2.0 : 0.0) +
+                           (cfg.save_dir.empty() ? 0.0 : 3.0);
+    double doubles = 3.2 * activations + per_parameter * parameters + 2.0 * double(spec.inputs) * double(samples);
+    return 8e6 + 8.0 * doubles;
+}
+
+namespace {
+
+// Refuses, before anything is allocated, a run whose estimated peak memory exceeds the budget: without it a
+// width like 30000 trains for minutes until the kernel kills the process without a word.
+void check_fits_in_memory(const config& cfg, const mlp_spec& spec, std::size_t samples) {
+    double needed = estimate_peak_memory(cfg, spec, samples);
+    std::string source;
+    double budget = memory_budget(cfg, source);
+    if (needed <= budget) return;
+    std::ostringstream msg;
+    msg << std::setprecision(3) << "model too large: " << spec.inputs << " inputs, hidden widths";
+    for (std::size_t w : spec.hidden) msg << " " << w;
+    msg << " and " << samples << " samples need about " << needed / 1e9 << " GB (estimated), more than the budget of "
+        << budget / 1e9 << " GB (" << source << "); use narrower layers";
+    throw input_error(msg.str());
+}
+
+// With fewer samples than parameters the network can fit every label by heart, whatever its units do.
+void warn_if_fewer_samples_than_parameters(experiment& ex) {
+    std::size_t parameters = 0, previous = ex.spec.inputs;
+    std::vector<std::size_t> widths = ex.spec.hidden;
+    widths.push_back(1);
+    for (std::size_t w : widths) {
+        parameters += w * previous + w;
+        previous = w;
     }
+    if (ex.data.samples() >= parameters) return;
+    ex.data.warnings.push_back("only " + std::to_string(ex.data.samples()) + " samples for " + std::to_string(parameters) +
+                               " parameters: the model can memorise every label; use more data or narrower layers");
 }
 
 // One run's network: built, fed, initialised (or loaded) and watched by anomaly detection.
@@ -171,15 +225,21 @@ private:
     std::optional<std::size_t> width_;  // of the pass in progress, when it was analysed
 };
 
-// Saves the trained parameters: into --save itself, or a subdirectory named after the run when there are several.
-void save_run(const config& cfg, const std::string& label, const graph& g) {
-    std::string dir = cfg.save_dir;
-    if (cfg.inits.size() > 1) {
-        std::string safe;
-        for (char c : label) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
-        dir += "/" + safe;
-    }
-    save_parameters(g, dir);
+// The trained network's cost and accuracy on the whole training set and on the held-out samples.
+void evaluate_run(const experiment& ex, mlp& net, run_result& run) {
+    run.on_training = evaluate(net, ex.data.X, ex.data.Y);
+    if (ex.validation) run.on_validation = evaluate(net, ex.validation->X, ex.validation->Y);
+}
+
+// --validation: the held-out samples leave the training data; both keep the file's column order.
+void split_validation(const config& cfg, experiment& ex) {
+    if (!cfg.validation) return;
+    data_split s = hold_out(ex.data.X, ex.data.Y, *cfg.validation, cfg.seed);
+    ex.validation = ex.data;
+    ex.validation->X = std::move(s.X_validation);
+    ex.validation->Y = std::move(s.Y_validation);
+    ex.data.X = std::move(s.X_train);
+    ex.data.Y = std::move(s.Y_train);
 }
 
 run_result run_one(const config& cfg, experiment& ex, const init_run& init, const symmetry_options& opts,
@@ -204,7 +264,12 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     training.progress_label = "run '" + init.label + "'";
     training.evaluate_final_state = true;
     run_watcher watcher(cfg, net, opts, *opt, log, run);
-    train(net.g, net.loss, *opt, training, watcher.hooks());
+    if (cfg.batch_size == 0) {
+        train(net.g, net.loss, *opt, training, watcher.hooks());
+    } else {
+        minibatches batches(ex.data.X, ex.data.Y, {cfg.batch_size, cfg.seed});
+        train_minibatches(net.g, net.loss, net.X, net.Y, batches, *opt, training, watcher.hooks());
+    }
 
     run.initial_cost = run.trace.front().cost;
     run.final_cost = run.trace.back().cost;
@@ -212,11 +277,19 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
         const tensor& now = net.g.value(params[k]);
         run.moved[params[k].name()] = !std::equal(now.begin(), now.end(), start[k].begin());
     }
-    if (!cfg.save_dir.empty()) save_run(cfg, init.label, net.g);
+    if (cfg.reports_accuracy()) evaluate_run(ex, net, run);
+    if (!cfg.save_dir.empty()) run.saved_files = parameter_files(net.g);  // written with the other outputs
     return run;
 }
 
 }  // namespace
+
+std::string save_directory(const config& cfg, const std::string& label) {
+    if (cfg.inits.size() <= 1) return cfg.save_dir;
+    std::string safe;
+    for (char c : label) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+    return cfg.save_dir + "/" + safe;
+}
 
 symmetry_verdict experiment::verdict() const {
     symmetry_verdict v = symmetry_verdict::healthy;
@@ -227,10 +300,12 @@ symmetry_verdict experiment::verdict() const {
 experiment run_experiment(const config& cfg, std::ostream* log) {
     experiment ex;
     ex.data = load_data(cfg);
+    split_validation(cfg, ex);
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;
-    check_fits_in_memory(ex.spec, ex.data.samples());
+    check_fits_in_memory(cfg, ex.spec, ex.data.samples());
+    warn_if_fewer_samples_than_parameters(ex);
 
     symmetry_options opts;
     opts.exact = cfg.exact;

@@ -9,6 +9,7 @@
 
 #include "analysis/symmetry.hpp"
 #include "models/data.hpp"
+#include "models/mlp.hpp"
 #include "options.hpp"
 
 namespace symgrad::symcheck {
@@ -28,15 +29,27 @@ struct run_result {
     double initial_cost = 0.0;
     double final_cost = 0.0;
     std::map<std::string, bool> moved;  // per parameter: changed at all during training
+    // With cfg.reports_accuracy(): the trained network on the whole training set and on the held-out part.
+    std::optional<evaluation> on_training, on_validation;
+    std::vector<std::pair<std::string, std::string>> saved_files;  // --save: (file name, .npy bytes)
 };
 
 struct experiment {
-    dataset data;
+    dataset data;                       // what the network trains on (without the held-out part)
+    std::optional<dataset> validation;  // --validation: the held-out samples
     mlp_spec spec;
     std::vector<run_result> runs;
     std::string dot;  // the model graph (same for every run)
     symmetry_verdict verdict() const;  // worst over runs
 };
+
+// Where --save puts a run's parameters: --save itself, or a subdirectory named after the run (characters
+// other than letters, digits, '.' and '-' become '_') when there are several runs.
+std::string save_directory(const config& cfg, const std::string& label);
+
+// The estimated peak memory of a run in bytes (within 25% of the measured peak, tests/test_robustness_memory.cpp);
+// run_experiment refuses a run above --max-memory or the memory available.
+double estimate_peak_memory(const config& cfg, const mlp_spec& spec, std::size_t samples);
 
 // Runs every initialiser of cfg. `log` receives the article's weight tables (--print-weights), if any.
 // Throws input_error for bad data or parameters and anomaly_error when a run diverges.

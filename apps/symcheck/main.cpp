@@ -1,7 +1,9 @@
 // symcheck: glue from the command line to the experiment and its outputs; errors become exit codes.
 #include <filesystem>
 #include <iostream>
+#include <map>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/files.hpp"
@@ -19,17 +21,50 @@ using namespace symgrad::symcheck;
 constexpr int exit_bad_input = 2;
 constexpr int exit_internal = 3;
 
-// Fails before training when an output file could not be written later.
-void check_writable(const std::string& flag, const std::string& path) {
-    if (path.empty() || path == "-") return;
-    fs::path p(path);
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) throw io_error(flag + ": '" + path + "' is a directory");
-    if (!fs::is_directory(dir, ec))
-        throw io_error(flag + ": cannot write '" + path + "': '" + dir.string() + "' " +
-                       (fs::exists(dir, ec) ? "is not a directory" : "does not exist"));
-    if (::access(dir.c_str(), W_OK) != 0) throw io_error(flag + ": cannot write '" + path + "': directory not writable");
+// Every output path, checked before training so a bad one costs no work: each must be writable (or "-"), and
+// no two may name the same file (a character device such as /dev/null may take several).
+void check_outputs(const config& cfg) {
+    const std::pair<const char*, const std::string*> outputs[] = {
+        {"--json", &cfg.json_path}, {"--trace", &cfg.trace_path}, {"--svg", &cfg.svg_path}, {"--dot", &cfg.dot_path}};
+    std::map<std::string, std::string> seen;  // resolved path -> flag
+    for (const auto& [flag, path] : outputs) {
+        if (path->empty()) continue;
+        output_kind kind = check_output_path(flag, *path);
+        std::error_code ec;
+        std::string key = kind == output_kind::standard_output ? "-" : fs::weakly_canonical(fs::absolute(*path), ec).string();
+        struct stat st {};
+        if (kind == output_kind::write_through && ::stat(path->c_str(), &st) == 0 && S_ISCHR(st.st_mode)) continue;
+        auto [it, fresh] = seen.emplace(key, flag);
+        if (!fresh)
+            throw io_error(std::string(flag) + ": '" + *path + "' is also where " + it->second +
+                           " writes; give each output its own file");
+    }
+    if (cfg.save_dir.empty()) return;
+    check_output_directory("--save", cfg.save_dir);
+    std::map<std::string, std::string> runs;  // save directory -> run
+    for (const auto& init : cfg.inits) {
+        auto [it, fresh] = runs.emplace(save_directory(cfg, init.label), init.label);
+        if (!fresh)
+            throw input_error("--save: runs '" + it->second + "' and '" + init.label + "' would both be saved in '" +
+                              it->first + "'; give each --init once");
+    }
+}
+
+bool writes_to_stdout(const config& cfg) {
+    return cfg.json_path == "-" || cfg.trace_path == "-" || cfg.svg_path == "-" || cfg.dot_path == "-";
+}
+
+// Every output of the run, committed together at the end: all of them, or (on any failure) none.
+void write_outputs(const config& cfg, const experiment& ex) {
+    output_batch batch;
+    if (!cfg.json_path.empty()) batch.add(cfg.json_path, json_report(cfg, ex));
+    if (!cfg.trace_path.empty()) batch.add(cfg.trace_path, trace_csv(ex));
+    if (!cfg.svg_path.empty()) batch.add(cfg.svg_path, figure_svg(cfg, ex));
+    if (!cfg.dot_path.empty()) batch.add(cfg.dot_path, ex.dot);
+    for (const auto& r : ex.runs)
+        for (const auto& [name, bytes] : r.saved_files)
+            batch.add((fs::path(save_directory(cfg, r.init)) / name).string(), bytes);
+    batch.commit();
 }
 
 // Messages may quote user text (a CSV cell, a column name, a flag) holding line breaks or control bytes;
@@ -48,10 +83,6 @@ std::string one_line(const std::string& message) {
     return s;
 }
 
-void write(const std::string& path, const std::string& text) {
-    write_file_atomically(path, [&](std::ostream& out) { out << text; });
-}
-
 int run(int argc, const char* const* argv) {
     parsed p = parse_command_line(argc, argv);
     if (p.what != parsed::action::run) {
@@ -59,28 +90,10 @@ int run(int argc, const char* const* argv) {
         return 0;
     }
     const config& cfg = p.cfg;
-    check_writable("--json", cfg.json_path);
-    check_writable("--trace", cfg.trace_path);
-    check_writable("--svg", cfg.svg_path);
-    check_writable("--dot", cfg.dot_path);
-    if (!cfg.save_dir.empty()) {
-        std::error_code ec;
-        fs::create_directories(cfg.save_dir, ec);
-        if (ec || ::access(cfg.save_dir.c_str(), W_OK) != 0)
-            throw io_error("--save: cannot write into '" + cfg.save_dir + "'" + (ec ? ": " + ec.message() : ""));
-    }
-    bool text = !cfg.quiet && cfg.json_path != "-";
+    check_outputs(cfg);
+    bool text = !cfg.quiet && !writes_to_stdout(cfg);
     experiment ex = run_experiment(cfg, text ? &std::cout : nullptr);
-    if (!cfg.json_path.empty()) {
-        std::string json = json_report(cfg, ex);
-        if (cfg.json_path == "-")
-            std::cout << json;
-        else
-            write(cfg.json_path, json);
-    }
-    if (!cfg.trace_path.empty()) write(cfg.trace_path, trace_csv(ex));
-    if (!cfg.svg_path.empty()) write(cfg.svg_path, figure_svg(cfg, ex));
-    if (!cfg.dot_path.empty()) write(cfg.dot_path, ex.dot);
+    write_outputs(cfg, ex);
     if (text) std::cout << text_report(cfg, ex);
     return exit_status(ex);
 }
@@ -88,6 +101,7 @@ int run(int argc, const char* const* argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    symgrad::remove_temporaries_on_signal("symcheck");
     try {
         return run(argc, argv);
     } catch (const symgrad::error& e) {

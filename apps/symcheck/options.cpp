@@ -1,6 +1,8 @@
 // Boost.Program_options description of symcheck's flags and their validation into a config.
 #include "options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -47,6 +49,26 @@ double parse_real(const std::string& flag, const std::string& text) {
     return v;
 }
 
+// A byte count: a number with an optional unit K, M, G or T (powers of 1000; KiB, MiB, GiB, TiB for 1024),
+// e.g. 8G or 500MB.
+double parse_bytes(const std::string& flag, const std::string& text) {
+    std::size_t pos = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &pos);
+    } catch (...) {
+        pos = std::string::npos;
+    }
+    std::string unit = pos == std::string::npos ? std::string("?") : text.substr(pos);
+    for (auto& ch : unit) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+    static const std::pair<const char*, double> units[] = {
+        {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"M", 1e6}, {"MB", 1e6}, {"G", 1e9}, {"GB", 1e9}, {"T", 1e12},
+        {"TB", 1e12}, {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
+    for (const auto& [name, scale] : units)
+        if (unit == name && std::isfinite(v) && v > 0 && text.find_first_of("0123456789") == 0) return v * scale;
+    throw input_error("--" + flag + ": '" + text + "' is not a size (a positive number with an optional unit: 500M, 8G)");
+}
+
 const char* const default_inits[] = {"zeros", "constant:0.5", "normal:0.01", "glorot"};
 
 // Every flag, grouped as --help shows them.
@@ -54,17 +76,23 @@ po::options_description describe_options() {
     po::options_description data("Data");
     data.add_options()
         ("data", po::value<std::string>()->default_value("titanic"),
-         "'titanic' (embedded, 2201 people) or the path of a CSV file with a header row")
+         "'titanic' (embedded, 2201 people), the path of a CSV file with a header row, or - for standard input")
         ("label", po::value<std::string>(), "label column of the CSV (0/1 values; default: the last column)")
         ("missing", po::value<std::string>()->default_value("drop"),
          "missing CSV values: drop (the row), mean (impute the column mean) or error")
         ("ignore", po::value<std::string>(), "comma-separated CSV columns to leave out")
-        ("standardize", po::bool_switch(), "standardise every feature to mean 0, std 1");
+        ("standardize", po::bool_switch(), "standardise every feature to mean 0, std 1")
+        ("validation", po::value<std::string>(),
+         "hold out this fraction of the samples (drawn with --seed) and report cost and accuracy on them")
+        ("max-input-size", po::value<std::string>(),
+         "refuse a CSV (file or stream) larger than this, e.g. 500M or 8G (default: 4GiB)");
     po::options_description model("Model");
     model.add_options()
         ("hidden", po::value<std::string>()->default_value("4"),
          "hidden layer widths, comma-separated (e.g. 64,32); 'none' for logistic regression")
-        ("activation", po::value<std::string>()->default_value("tanh"), "hidden activation: tanh, sigmoid or relu");
+        ("activation", po::value<std::string>()->default_value("tanh"), "hidden activation: tanh, sigmoid or relu")
+        ("max-memory", po::value<std::string>(),
+         "refuse a run whose estimated memory exceeds this, e.g. 2G (default: the memory available now)");
     po::options_description init("Initialisation (one run per --init)");
     init.add_options()
         ("init", po::value<std::vector<std::string>>(),
@@ -78,8 +106,12 @@ po::options_description describe_options() {
         ("optimizer", po::value<std::string>()->default_value("gd"), "gd, momentum or adam")
         ("lr", po::value<std::string>()->default_value("0.01"), "learning rate, a positive finite number")
         ("iterations", po::value<std::string>()->default_value("3000"),
-         "full-batch training iterations; 0 analyses the initial state only")
-        ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser");
+         "training iterations, one update each (on the full batch, or one mini-batch with --batch-size); "
+         "0 analyses the initial state only")
+        ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser")
+        ("batch-size", po::value<std::string>(),
+         "samples per mini-batch: each iteration is one update on one batch, the samples reshuffled every "
+         "epoch with --seed (default: the full batch, as the article)");
     po::options_description analysis("Analysis");
     analysis.add_options()
         ("tolerance", po::value<std::string>(),
@@ -145,6 +177,9 @@ void read_data(const po::variables_map& vm, config& c) {
         for (auto& col : split(vm["ignore"].as<std::string>(), ','))
             if (!col.empty()) c.csv.ignore.push_back(col);
     c.csv.standardize = vm["standardize"].as<bool>();
+    if (vm.count("max-input-size"))
+        c.max_input_bytes = std::size_t(std::min(parse_bytes("max-input-size", vm["max-input-size"].as<std::string>()), 1e18));
+    c.csv.max_input_bytes = c.max_input_bytes;
     if (c.data == "titanic" && (vm.count("label") || vm.count("ignore")))
         throw input_error("--label and --ignore apply to a CSV file, not to the embedded titanic data");
 }
@@ -155,6 +190,7 @@ void read_model(const po::variables_map& vm, config& c) {
     if (hidden != "none" && !hidden.empty())  // an empty --hidden has always meant no hidden layer
         for (auto& w : split(hidden, ',')) c.hidden.push_back(parse_count("hidden", w, false));
     c.hidden_activation = parse_activation(vm["activation"].as<std::string>());
+    if (vm.count("max-memory")) c.max_memory_bytes = parse_bytes("max-memory", vm["max-memory"].as<std::string>());
 }
 
 void read_initializers(const po::variables_map& vm, config& c) {
@@ -189,6 +225,18 @@ void read_training(const po::variables_map& vm, config& c) {
     }
 }
 
+// --batch-size and --validation (issue 11): mini-batches and a held-out split.
+void read_batches(const po::variables_map& vm, config& c) {
+    if (vm.count("batch-size")) c.batch_size = parse_count("batch-size", vm["batch-size"].as<std::string>(), false);
+    if (vm.count("validation")) {
+        double f = parse_real("validation", vm["validation"].as<std::string>());
+        if (!(f > 0.0 && f < 1.0))
+            throw input_error("--validation: must be a fraction greater than 0 and less than 1, got " +
+                              vm["validation"].as<std::string>());
+        c.validation = f;
+    }
+}
+
 void read_analysis(const po::variables_map& vm, config& c) {
     if (vm.count("tolerance")) {
         double t = parse_real("tolerance", vm["tolerance"].as<std::string>());
@@ -215,6 +263,7 @@ void read_outputs(const po::variables_map& vm, config& c) {
     path("save", c.save_dir);
     c.print_weights = parse_count("print-weights", vm["print-weights"].as<std::string>(), true);
     c.quiet = vm["quiet"].as<bool>();
+    c.csv.progress = !c.quiet;
 }
 
 }  // namespace
@@ -240,6 +289,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
     read_model(vm, result.cfg);
     read_initializers(vm, result.cfg);
     read_training(vm, result.cfg);
+    read_batches(vm, result.cfg);
     read_analysis(vm, result.cfg);
     read_outputs(vm, result.cfg);
     return result;

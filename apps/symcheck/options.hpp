@@ -23,6 +23,9 @@ struct config {
     // Data.
     std::string data = "titanic";
     csv_options csv;
+    // Limits: the largest input read, and the memory a run may use (empty: the memory available now).
+    std::size_t max_input_bytes = std::size_t(4) << 30;
+    std::optional<double> max_memory_bytes;
     // Model.
     std::vector<std::size_t> hidden{4};
     activation hidden_activation = activation::tanh;
@@ -34,6 +37,8 @@ struct config {
     double learning_rate = 0.01;
     std::size_t iterations = 3000;
     std::uint64_t seed = 1;
+    std::size_t batch_size = 0;         // samples per mini-batch; 0: the full batch, as the article
+    std::optional<double> validation;   // the fraction of samples held out for validation
     // Analysis.
     std::optional<double> tolerance;  // default: the analysis library's
     bool exact = false;
@@ -48,6 +53,9 @@ struct config {
     std::string save_dir;
     std::size_t print_weights = 0;
     bool quiet = false;
+    // Accuracy is reported (text and JSON) when mini-batches or a validation split are asked for; without
+    // them the outputs stay as they were.
+    bool reports_accuracy() const { return batch_size != 0 || validation.has_value(); }
 };
 
 // What parse() found: run with a config, or print help/version and exit 0.

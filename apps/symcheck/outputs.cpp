@@ -49,6 +49,37 @@ std::string effective(const symmetry_report& rep) {
     return s;
 }
 
+// --batch-size and --validation in the header: nothing when they were not given.
+std::string batch_words(const config& cfg) {
+    return cfg.batch_size == 0 ? std::string() : ", mini-batches of " + std::to_string(cfg.batch_size);
+}
+
+std::string validation_line(const config& cfg, const experiment& ex) {
+    if (!ex.validation) return {};
+    return "validation: " + std::to_string(ex.validation->samples()) + " samples held out (" +
+           shortest(*cfg.validation) + " of the data, drawn with the seed); the " +
+           std::to_string(ex.data.samples()) + " above train\n";
+}
+
+// Cost and accuracy of each trained network on the training data and, with --validation, the held-out part.
+std::string accuracy_text(const experiment& ex) {
+    std::ostringstream out;
+    out << "\naccuracy after training (cost in brackets):\n";
+    for (const auto& r : ex.runs) {
+        if (!r.on_training) continue;
+        out << "  " << r.init << ": training " << fixed(r.on_training->accuracy, 4) << " ("
+            << fixed(r.on_training->cost, 6) << ")";
+        if (r.on_validation)
+            out << ", validation " << fixed(r.on_validation->accuracy, 4) << " (" << fixed(r.on_validation->cost, 6) << ")";
+        out << "\n";
+    }
+    return out.str();
+}
+
+nlohmann::json evaluation_json(const evaluation& e) {
+    return {{"cost", e.cost}, {"accuracy", e.accuracy}, {"samples", e.samples}};
+}
+
 }  // namespace
 
 int exit_status(const experiment& ex) {
@@ -60,12 +91,14 @@ int exit_status(const experiment& ex) {
 std::string text_report(const config& cfg, const experiment& ex) {
     std::ostringstream out;
     out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives(ex.data)
-        << " positive), " << ex.data.features() << " features\n"
-        << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
+        << " positive), " << ex.data.features() << " features\n";
+    for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
+    for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
+    out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
         << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
-        << ", sigmoid output, binary cross-entropy\n"
+        << ", sigmoid output, binary cross-entropy\n" << validation_line(cfg, ex)
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
-        << " iterations, seed " << cfg.seed << "\n\n";
+        << " iterations" << batch_words(cfg) << ", seed " << cfg.seed << "\n\n";
 
     // The comparison table.
     std::vector<std::string> heads{"init", "verdict", "effective width", "cost at start", "cost after training"};
@@ -100,6 +133,7 @@ std::string text_report(const config& cfg, const experiment& ex) {
     line(rule);
     for (auto& row : rows) line(row);
     out << "\n(effective width: distinct units / units, per hidden layer)\n";
+    if (cfg.reports_accuracy()) out << accuracy_text(ex);
 
     for (const auto& r : ex.runs) {
         out << "\n=== init " << r.init << " ===\n" << to_text(r.final);
@@ -117,16 +151,21 @@ std::string json_report(const config& cfg, const experiment& ex) {
     j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
                  {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
+    if (ex.data.rows_read) j["data"]["rows_read"] = ex.data.rows_read;  // absent for the embedded data, as before
+    if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
+    if (!ex.data.warnings.empty()) j["data"]["warnings"] = ex.data.warnings;
     j["model"] = {{"inputs", ex.spec.inputs},
                   {"hidden", cfg.hidden},
                   {"activation", to_string(cfg.hidden_activation)},
                   {"output", "sigmoid"},
-                  {"loss", "bce"}};
+                  {"loss", "bce_with_logits"}};
     j["training"] = {{"optimizer", cfg.optimizer},
                      {"learning_rate", cfg.learning_rate},
                      {"iterations", cfg.iterations},
                      {"seed", cfg.seed},
                      {"trace_every", cfg.trace_every}};
+    if (cfg.batch_size != 0) j["training"]["batch_size"] = cfg.batch_size;
+    if (ex.validation) j["data"]["validation_samples"] = ex.validation->samples();
     j["verdict"] = to_string(ex.verdict());
     j["exit_status"] = exit_status(ex);
     json runs = json::array();
@@ -139,6 +178,8 @@ std::string json_report(const config& cfg, const experiment& ex) {
         json moved = json::object();
         for (const auto& [name, m] : r.moved) moved[name] = m;
         run["moved"] = moved;
+        if (r.on_training) run["training_evaluation"] = evaluation_json(*r.on_training);
+        if (r.on_validation) run["validation_evaluation"] = evaluation_json(*r.on_validation);
         json trace = json::array();
         for (const auto& p : r.trace) {
             json t = {{"iteration", p.iteration}, {"cost", p.cost}};
