@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 
 #include "analysis/unit_grouping.hpp"
 #include "ops/op_kinds.hpp"
@@ -41,9 +43,11 @@ std::vector<neighbours> neighbours_of(const std::vector<hidden_layer>& layers) {
     return n;
 }
 
-// One compared tensor in sign-normalised form, with the tolerance of the tensor it came from.
+// One compared tensor in sign-normalised form, with the tolerance of the tensor it came from. `values` is
+// the graph's own tensor when nothing is flipped or averaged (no copy: the analysis runs while training
+// holds its buffers, and the peak memory counts), else a computed one.
 struct signed_tensor {
-    tensor values;
+    std::shared_ptr<const tensor> values;
     double tolerance = 0.0;
     std::string name;    // "W1", or "dW1" for its gradient
     double scale = 0.0;  // the largest |element| of the tensor it came from
@@ -75,14 +79,24 @@ int sign_of(const graph& g, const hidden_layer& layer, std::size_t i, const comp
     return s < 0 ? -1 : 1;
 }
 
-// t(r, c) x row_sign[r] x col_sign[c]; an empty sign vector means all +1.
+bool all_plus(const std::vector<int>& sign) {
+    return std::all_of(sign.begin(), sign.end(), [](int x) { return x > 0; });
+}
+
+// The graph's tensor itself, not owned.
+std::shared_ptr<const tensor> borrowed(const tensor& t) { return {&t, [](const tensor*) {}}; }
+
+// t(r, c) x row_sign[r] x col_sign[c]; an empty sign vector means all +1. Copies only when it flips.
 signed_tensor flipped(const tensor& t, const std::vector<int>& row_sign, const std::vector<int>& col_sign,
                       const comparison& how, const std::string& name, bool gradient) {
     double scale = max_abs(t);
-    signed_tensor s{t, how.exact ? 0.0 : how.relative_tolerance * scale, name, scale, gradient};
+    signed_tensor s{borrowed(t), how.exact ? 0.0 : how.relative_tolerance * scale, name, scale, gradient};
+    if (all_plus(row_sign) && all_plus(col_sign)) return s;
+    auto copy = std::make_shared<tensor>(t);
     for (std::size_t r = 0; r < t.shape()[0]; ++r)
         for (std::size_t c = 0; c < t.shape()[1]; ++c)
-            s.values(r, c) *= (row_sign.empty() ? 1 : row_sign[r]) * (col_sign.empty() ? 1 : col_sign[c]);
+            (*copy)(r, c) *= (row_sign.empty() ? 1 : row_sign[r]) * (col_sign.empty() ? 1 : col_sign[c]);
+    s.values = std::move(copy);
     return s;
 }
 
@@ -92,21 +106,26 @@ std::vector<signed_layer> signed_layers(const graph& g, const std::vector<hidden
     static const std::vector<int> plus;
     auto signs = [&](int l) -> const std::vector<int>& { return l == none ? plus : parts[std::size_t(l)].sign; };
     std::vector<signed_layer> out(layers.size());
+    // W_out of one layer is W_in of the next, flipped alike in both views: flip it once.
+    std::map<std::pair<std::size_t, bool>, signed_tensor> done;
+    auto once = [&](node n, bool grad, const std::vector<int>& rows, const std::vector<int>& cols) {
+        auto key = std::make_pair(n.id(), grad);
+        auto it = done.find(key);
+        if (it == done.end())
+            it = done.emplace(key, flipped(grad ? g.grad(n) : g.value(n), rows, cols, how, (grad ? "d" : "") + n.name(), grad)).first;
+        return it->second;
+    };
     for (std::size_t l = 0; l < layers.size(); ++l) {
         const hidden_layer& layer = layers[l];
         const auto& own = parts[l].sign;
         for (bool grad : {false, true}) {
-            auto of = [&](node n) -> const tensor& { return grad ? g.grad(n) : g.value(n); };
-            auto name = [&](node n) { return (grad ? "d" : "") + n.name(); };
-            out[l].incoming.push_back(flipped(of(layer.weights_in), own, signs(next[l].below), how, name(layer.weights_in), grad));
-            if (layer.bias.valid()) out[l].bias.push_back(flipped(of(layer.bias), own, {}, how, name(layer.bias), grad));
+            out[l].incoming.push_back(once(layer.weights_in, grad, own, signs(next[l].below)));
+            if (layer.bias.valid()) out[l].bias.push_back(once(layer.bias, grad, own, {}));
         }
         for (std::size_t w = 0; w < layer.weights_out.size(); ++w) {
             out[l].outgoing.emplace_back();
             for (bool grad : {false, true}) {
-                node n = layer.weights_out[w];
-                out[l].outgoing.back().push_back(
-                    flipped(grad ? g.grad(n) : g.value(n), signs(next[l].above[w]), own, how, (grad ? "d" : "") + n.name(), grad));
+                out[l].outgoing.back().push_back(once(layer.weights_out[w], grad, signs(next[l].above[w]), own));
             }
         }
     }
@@ -115,8 +134,11 @@ std::vector<signed_layer> signed_layers(const graph& g, const std::vector<hidden
 
 // Means of t over the classes of one axis (by_row: over column classes of each row; else over row classes
 // of each column). Equal sums over a class are equal means, and a mean keeps the elements' tolerance.
-tensor class_means(const tensor& t, const layer_partition* classes, bool over_columns) {
-    if (!classes) return t;
+// The same tensor when every class is one unit (classes are ordered by first unit, so class k is unit k).
+std::shared_ptr<const tensor> class_means(const std::shared_ptr<const tensor>& values, const layer_partition* classes,
+                                          bool over_columns) {
+    if (!classes || classes->classes.size() == classes->class_of.size()) return values;
+    const tensor& t = *values;
     std::size_t k = classes->classes.size();
     tensor m = over_columns ? tensor::from_shape({t.shape()[0], k}) : tensor::from_shape({k, t.shape()[1]});
     m.fill(0.0);
@@ -130,7 +152,7 @@ tensor class_means(const tensor& t, const layer_partition* classes, bool over_co
     for (std::size_t r = 0; r < m.shape()[0]; ++r)
         for (std::size_t c = 0; c < m.shape()[1]; ++c)
             m(r, c) /= double(classes->classes[over_columns ? c : r].size());
-    return m;
+    return std::make_shared<const tensor>(std::move(m));
 }
 
 // What layer l's units are compared on, each key with the axis its units own: the bias, and the sums
@@ -143,7 +165,7 @@ struct unit_keys {
 unit_keys keys_of(const signed_layer& s, const neighbours& next, const std::vector<layer_partition>& parts) {
     auto part = [&](int k) { return k == none ? nullptr : &parts[std::size_t(k)]; };
     unit_keys u;
-    auto key = [&](tensor t, const signed_tensor& from, unit_slice::axis axis) {
+    auto key = [&](std::shared_ptr<const tensor> t, const signed_tensor& from, unit_slice::axis axis) {
         u.keys.push_back({std::move(t), from.tolerance, from.name, from.scale, from.gradient});
         u.axes.push_back(axis);
     };
@@ -163,7 +185,7 @@ bool refine(std::size_t l, const signed_layer& s, const neighbours& next, std::v
     tensor id = tensor::from_shape({n, 1});
     for (std::size_t i = 0; i < n; ++i) id(i, 0) = double(p.class_of[i]);
     std::vector<unit_slice> slices{{&id, unit_slice::axis::row, 0.0}};
-    for (std::size_t k = 0; k < u.keys.size(); ++k) slices.push_back({&u.keys[k].values, u.axes[k], u.keys[k].tolerance});
+    for (std::size_t k = 0; k < u.keys.size(); ++k) slices.push_back({u.keys[k].values.get(), u.axes[k], u.keys[k].tolerance});
     auto classes = group_units(n, slices);
     if (classes.size() == p.classes.size()) return false;
     p.classes = std::move(classes);
@@ -180,7 +202,7 @@ void spreads_of(const signed_layer& s, const neighbours& next, std::vector<layer
     p.key_is_gradient.clear();
     p.spread.assign(p.classes.size(), std::vector<double>(u.keys.size(), 0.0));
     for (std::size_t k = 0; k < u.keys.size(); ++k) {
-        const tensor& t = u.keys[k].values;
+        const tensor& t = *u.keys[k].values;
         p.keys.push_back(u.keys[k].name);
         p.key_is_gradient.push_back(u.keys[k].gradient);
         double scale = u.keys[k].scale;

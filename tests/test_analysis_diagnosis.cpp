@@ -245,8 +245,9 @@ TEST_CASE("a Net2Net-widened layer's exact copies: each class's measured fate ag
     }
 }
 
-TEST_CASE("symcheck --lookahead sets the lookahead's steps, and 0 turns it off", "[analysis][diagnosis][cli]") {
-    auto on = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 5 --lookahead 40 --json -");
+TEST_CASE("symcheck --lookahead sets the lookahead's steps, at most the run's, and 0 turns it off",
+          "[analysis][diagnosis][cli]") {
+    auto on = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 50 --lookahead 40 --json -");
     REQUIRE(on.status == 1);
     auto j = nlohmann::json::parse(on.out);
     CHECK(j["runs"][0]["lookahead"]["ran"] == true);
@@ -254,6 +255,9 @@ TEST_CASE("symcheck --lookahead sets the lookahead's steps, and 0 turns it off",
     CHECK(j["runs"][0]["lookahead"]["optimizer"] == "gd");
     CHECK(j["runs"][0]["verdict"] == "symmetric");
     CHECK(j["runs"][0]["layers"][0]["certificate"]["tied_classes"][0]["lookahead"]["grows"] == false);
+
+    auto capped = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 5 --lookahead 40 --json -");
+    CHECK(nlohmann::json::parse(capped.out)["runs"][0]["lookahead"]["steps"] == 5);
 
     auto off = run_command(SYMCHECK_EXE, "--init constant:0.5 --iterations 5 --lookahead 0 --json -");
     REQUIRE(off.status == 1);

@@ -172,7 +172,9 @@ public:
                 run_result& run)
         : cfg_(cfg), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
         ends_.lookahead_optimizer = &opt;
-        ends_.lookahead_steps = cfg.lookahead;
+        // Never trains ahead longer than the run itself (a 1-iteration run gets a 1-step lookahead);
+        // with 0 iterations (the initial state only) the lookahead is the only training there is.
+        ends_.lookahead_steps = cfg.iterations > 0 ? std::min(cfg.lookahead, cfg.iterations) : cfg.lookahead;
     }
 
     train_hooks hooks() {

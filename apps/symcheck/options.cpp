@@ -122,7 +122,8 @@ po::options_description describe_options() {
          "analyse the effective width every N iterations for the trace (1 = every iteration)")
         ("lookahead", po::value<std::string>()->default_value("300"),
          "train a copy of the initial and of the final state N steps with the run's optimizer to measure "
-         "whether ties hold (0: no lookahead; ties are then proved in exact arithmetic only)");
+         "whether ties hold, at most --iterations steps when that is not 0 (0: no lookahead; ties are then "
+         "proved in exact arithmetic only)");
     po::options_description output("Output");
     output.add_options()
         ("json", po::value<std::string>(), "write the JSON report to FILE ('-' for stdout, replacing the text report)")
