@@ -1,6 +1,7 @@
 // The one place the analysis's words live: each reason_code's sentence, the text report and the JSON report.
 #include "analysis/report.hpp"
 
+#include <iomanip>
 #include <sstream>
 
 namespace symgrad {
@@ -37,6 +38,75 @@ std::string initializer_advice(const reason& r) {
            "which no optimiser can undo.";
 }
 
+std::string number(double x) {
+    std::ostringstream out;
+    out << std::setprecision(3) << x;
+    return out.str();
+}
+
+// "training a copy 300 steps with adam": what a measured claim rests on.
+std::string lookahead_words(const reason& r) {
+    return "training a copy " + std::to_string(r.steps) + " steps with " + r.optimizer;
+}
+
+// "; all proved dead for ever (...)" or "; 2 of them proved ...", nothing when none is proved.
+std::string proved_share(const reason& r, const std::string& state) {
+    if (r.frozen_units == 0) return "";
+    std::string who = r.frozen_units == r.units ? "all" : std::to_string(r.frozen_units) + " of them";
+    return "; " + who + " proved " + state + " for ever (fixed input, no gradient)";
+}
+
+// Issue 10's reasons about single units and measured ties.
+std::string unit_words(const reason& r) {
+    const std::string n = std::to_string(r.units), f = std::to_string(r.frozen_units);
+    switch (r.code) {
+        case reason_code::frozen_units_proved:
+            return "All " + n + " units are proved frozen: each has zero incoming gradients, reads fixed input (the data, "
+                   "or frozen layers) and either has derivative exactly 0 on every sample or sends its output only into "
+                   "frozen units, so by induction none of them moves under gradient descent, momentum or Adam started fresh.";
+        case reason_code::starved_units:
+            return n + plural(r.units, " unit is", " units are") + " alive but no gradient reaches " +
+                   plural(r.units, "it", "them") + ": everything above is frozen.";
+        case reason_code::dead_units:
+            return n + " relu " + plural(r.units, "unit is", "units are") + " dead (pre-activation <= 0 on every sample, "
+                   "where relu' = 0): units " + unit_list(r.example_units) + proved_share(r, "dead") +
+                   ". The effective width leaves them out.";
+        case reason_code::saturated_units:
+            return n + plural(r.units, " unit is", " units are") + " saturated (derivative below rounding on every "
+                   "sample): units " + unit_list(r.example_units) + proved_share(r, "saturated") +
+                   ". The effective width leaves them out.";
+        case reason_code::inactive_not_proved:
+            return n + plural(r.units, " of them is", " of them are") + " so only now (dead or saturated now): the "
+                   "input or the derivative can still change, so " + plural(r.units, "it", "they") + " may come back.";
+        case reason_code::ties_hold_measured:
+            return "Measured: " + lookahead_words(r) + " kept " + std::to_string(r.classes) +
+                   plural(r.classes, " tied class", " tied classes") + " within rounding (no growth), so this arithmetic "
+                   "keeps " + plural(r.classes, "that tie", "those ties") + " too.";
+        case reason_code::ties_fragile: {
+            std::string s = "Measured: " + lookahead_words(r) + ", " + std::to_string(r.classes) +
+                            plural(r.classes, " tied class", " tied classes") + " (e.g. units " +
+                            unit_list(r.example_units) + ") drift apart, the spread (an initial difference or rounding, "
+                            "amplified by training) growing by a factor of " + number(r.growth) + " per 100 steps";
+            if (r.iteration < 0)
+                return s + ", but ever more slowly: no separation is predicted; a longer lookahead shows more.";
+            bool seen = std::size_t(r.iteration) <= r.steps;
+            return s + ": they become distinct (spread 1e-6) " + (seen ? "at iteration " : "at about iteration ") +
+                   std::to_string(r.iteration) + (seen ? "" : " (extrapolated)") + ". Until then they act as one unit.";
+        }
+        case reason_code::mirrored_units:
+            return std::to_string(r.classes) + plural(r.classes, " class holds", " classes hold") + " a tanh unit and its "
+                   "mirror (w, b, v) -> (-w, -b, -v) (e.g. units " + unit_list(r.example_units) + "): together they "
+                   "compute 2 v tanh(w x + b), one unit's worth, and training keeps them mirrored (proved: tanh is odd).";
+        case reason_code::transient_confirmed:
+            return "Measured: " + lookahead_words(r) + " separated them by iteration " + std::to_string(r.iteration) + ".";
+        case reason_code::incoming_tie_persists:
+            return std::to_string(r.groups) + plural(r.groups, " group", " groups") + " of units share incoming weights "
+                   "and bias (e.g. units " + unit_list(r.example_units) + ") and their gradients differ, yet " +
+                   lookahead_words(r) + " did not separate them: they act as one feature for now.";
+        default: return {};  // not a layer's code: words() routes it elsewhere
+    }
+}
+
 // Why a layer got its verdict.
 std::string layer_words(const reason& r) {
     const std::string n = std::to_string(r.units), k = std::to_string(r.classes);
@@ -54,11 +124,12 @@ std::string layer_words(const reason& r) {
         case reason_code::units_also_identical: return "Its units are also identical (effective width " + k + ").";
         case reason_code::units_form_classes:
             return n + " units form " + k + plural(r.classes, " class", " classes") + " (effective width " + k + " < " + n +
-                   "): units in a class have the same incoming weights, bias and outgoing weights and the same "
-                   "gradients. Swapping two such units leaves the loss unchanged, so their gradients are equal, and "
-                   "gradient descent, momentum and Adam update each weight from its own gradient history alone: "
-                   "identical units get identical updates and stay identical forever. The layer computes what a layer "
-                   "of " + k + plural(r.classes, " unit", " units") + " would.";
+                   "): units in a class have the same bias and the same incoming and outgoing weights summed over each "
+                   "class of the neighbouring layers (identical units are the simplest case), and the same gradients, "
+                   "so they compute the same function of any input and receive the same gradient. Proved: gradient "
+                   "descent, momentum and Adam started from equal state give such units updates that keep this, so in "
+                   "exact arithmetic they stay tied forever. The layer computes what a layer of " + k +
+                   plural(r.classes, " unit", " units") + " would.";
         case reason_code::gradients_zero_now: return "Its gradients are zero at this step.";
         case reason_code::weights_move_together:
             return "Its weights do move (" + join(r.parameters) + " have nonzero gradients), but together.";
@@ -70,7 +141,7 @@ std::string layer_words(const reason& r) {
         case reason_code::all_units_distinct:
             return "All " + n + " units are distinct: training can make them learn different features.";
         case reason_code::output_zero_note: return "Note: the layer outputs 0 on every sample.";
-        default: return {};  // not a layer's code: words() routes it elsewhere
+        default: return unit_words(r);
     }
 }
 
@@ -92,6 +163,11 @@ std::string model_words(const reason& r) {
         case reason_code::worst_layer_transient:
             return layers + "; the worst is " + r.layer + ": transient: some units share incoming weights but separate "
                    "on the next step.";
+        case reason_code::worst_layer_fragile:
+            return layers + "; the worst is " + r.layer + ": fragile: tied units that only rounding separates, later "
+                   "(the layer says when).";
+        case reason_code::worst_layer_inactive:
+            return layers + "; the worst is " + r.layer + ": inactive: some units are dead or saturated on every sample.";
         case reason_code::all_layers_distinct: return layers + ", all with distinct units.";
         case reason_code::others_still_move:
             return "Parameters that still move: " + join(r.parameters) + " (their gradients do not pass through the "
@@ -113,17 +189,43 @@ std::string words(const reason& r) {
         case reason_code::weights_move_together:
         case reason_code::units_share_incoming:
         case reason_code::all_units_distinct:
-        case reason_code::output_zero_note: return layer_words(r);
+        case reason_code::output_zero_note:
+        case reason_code::frozen_units_proved:
+        case reason_code::starved_units:
+        case reason_code::ties_hold_measured:
+        case reason_code::ties_fragile:
+        case reason_code::mirrored_units:
+        case reason_code::dead_units:
+        case reason_code::saturated_units:
+        case reason_code::inactive_not_proved:
+        case reason_code::transient_confirmed:
+        case reason_code::incoming_tie_persists: return layer_words(r);
         case reason_code::no_hidden_layers:
         case reason_code::worst_layer_frozen:
         case reason_code::worst_layer_symmetric:
         case reason_code::worst_layer_transient:
+        case reason_code::worst_layer_fragile:
+        case reason_code::worst_layer_inactive:
         case reason_code::all_layers_distinct:
         case reason_code::others_still_move: return model_words(r);
         case reason_code::initialize_randomly: return initializer_advice(r);
         case reason_code::revive_dead_units:
             return "Units already dead stay dead: re-initialise them; a small positive bias or a lower learning rate "
                    "keeps relu units alive.";
+        case reason_code::redraw_copied_units:
+            return "Units " + unit_list(r.example_units) + " are copies of one another among otherwise distinct units: "
+                   "re-draw all but one of them, or add small noise (about 1e-3 of the weights' scale) to each copy.";
+        case reason_code::redraw_mirrored_units:
+            return "Units " + unit_list(r.example_units) + " include a unit and its mirror: re-draw one of them.";
+        case reason_code::dead_relu_fix:
+            return "For dead relu units: He (Kaiming) initialisation, a leaky relu, or a smaller learning rate.";
+        case reason_code::standardize_inputs:
+            return "Standardise the inputs (--standardize) and use smaller initial weights, so that the first layer's "
+                   "pre-activations start near 0, where the activation has a slope.";
+        case reason_code::smaller_initial_weights:
+            return "Use smaller initial weights (Glorot), so that pre-activations start where the activation has a slope.";
+        case reason_code::fix_layers_above:
+            return "Fix the frozen layers above this one first: until they pass a gradient back, this layer cannot learn.";
         case reason_code::none_needed: return "None needed.";
     }
     return {};
@@ -149,11 +251,18 @@ void classes_text(std::ostream& out, const layer_report& l) {
 void layer_text(std::ostream& out, const layer_report& l) {
     out << "\n" << l.name << ": " << l.activation_kind << ", " << l.units << " units, effective width "
         << l.effective_width << ": " << to_string(l.verdict) << "\n";
-    if (l.effective_width == l.units)
+    if (l.classes.size() == l.units)
         out << "  classes: all " << l.units << " units distinct\n";
     else
         classes_text(out, l);
     for (const auto& t : l.transient_groups) out << "  transient group: " << unit_list(t) << "\n";
+    std::vector<std::size_t> mirrored;
+    for (std::size_t u = 0; u < l.signs.size(); ++u)
+        if (l.signs[u] < 0) mirrored.push_back(u);
+    if (!mirrored.empty()) out << "  mirrored (sign -1 in their class): " << unit_list(mirrored) << "\n";
+    if (!l.inactive_units.empty())
+        out << "  dead or saturated on every sample: " << unit_list(l.inactive_units) << "\n";
+    if (!l.frozen_units.empty()) out << "  proved frozen: " << unit_list(l.frozen_units) << "\n";
     out << "  moving: " << join(l.moving_parameters, "none of " + join(l.parameters)) << "\n";
     out << "  why: " << to_words(l.why) << "\n";
     out << "  fix: " << to_words(l.fix) << "\n";
@@ -174,11 +283,16 @@ std::string to_text(const symmetry_report& report) {
         out << " (no hidden layers)\n";
     else
         out << " (worst of " << report.layers.size() << plural(report.layers.size(), " hidden layer", " hidden layers")
-            << "; frozen > symmetric > transient > healthy)\n";
+            << "; frozen > symmetric > fragile > inactive > transient > healthy)\n";
     if (report.exact)
         out << "comparison: exact (bit for bit)\n";
     else
         out << "comparison: within " << report.relative_tolerance << " of each tensor's largest |element|\n";
+    if (report.lookahead_ran)
+        out << "lookahead: a copy trained " << report.lookahead_steps << " steps with " << report.lookahead_optimizer
+            << " (claims marked Measured)\n";
+    else
+        out << "lookahead: none (ties are proved in exact arithmetic only)\n";
     for (const auto& l : report.layers) layer_text(out, l);
     out << "\nparameters moving: " << join(report.moving_parameters) << "\n";
     out << "parameters not moving: " << join(report.still_parameters) << "\n";
@@ -187,6 +301,67 @@ std::string to_text(const symmetry_report& report) {
     for (const auto& n : report.notes) out << "note: " << n << "\n";
     return out.str();
 }
+
+namespace {
+
+// Whether a reason states what holds for ever (proved, in exact arithmetic with the optimizer's state as
+// given), what the lookahead saw (measured), or a fact of the current state only (observed).
+const char* basis(const reason& r) {
+    switch (r.code) {
+        case reason_code::frozen_outgoing_zero:
+        case reason_code::frozen_dead_relu:
+        case reason_code::gradients_stay_zero:
+        case reason_code::units_form_classes:
+        case reason_code::frozen_units_proved:
+        case reason_code::starved_units:
+        case reason_code::mirrored_units:
+        case reason_code::worst_layer_frozen:
+        case reason_code::worst_layer_symmetric:
+        case reason_code::no_hidden_layers: return "proved";
+        case reason_code::dead_units:
+        case reason_code::saturated_units: return r.frozen_units == r.units ? "proved" : "observed";
+        case reason_code::ties_hold_measured:
+        case reason_code::ties_fragile:
+        case reason_code::transient_confirmed:
+        case reason_code::worst_layer_fragile:
+        case reason_code::incoming_tie_persists: return "measured";
+        default: return "observed";
+    }
+}
+
+nlohmann::json claims(const std::vector<reason>& why) {
+    nlohmann::json c = nlohmann::json::array();
+    for (const auto& r : why) c.push_back({{"claim", words(r)}, {"basis", basis(r)}});
+    return c;
+}
+
+// Per class of two or more units: its members, signs, each key's spread, and what the lookahead saw.
+nlohmann::json certificate(const layer_report& l) {
+    using nlohmann::json;
+    json classes = json::array();
+    for (std::size_t c = 0; c < l.classes.size(); ++c) {
+        if (l.classes[c].size() < 2) continue;
+        json spread = json::object(), signs = json::array();
+        for (std::size_t k = 0; k < l.class_keys.size(); ++k) spread[l.class_keys[k]] = l.class_spreads[c][k];
+        for (std::size_t u : l.classes[c]) signs.push_back(l.signs[u]);
+        json entry = {{"units", l.classes[c]}, {"signs", signs}, {"spread", spread}};
+        for (const auto& g : l.lookahead.classes) {
+            if (g.cls != c) continue;
+            entry["lookahead"] = {{"initial_spread", g.initial_spread}, {"final_spread", g.final_spread},
+                                  {"max_spread", g.max_spread},         {"growth_per_100_steps", g.growth_per_100},
+                                  {"grows", g.grows},                   {"steady", g.steady},
+                                  {"separated_at", g.separated_at},     {"predicted_separation", g.predicted_separation}};
+        }
+        classes.push_back(entry);
+    }
+    json groups = json::array();
+    for (const auto& g : l.lookahead.groups) groups.push_back({{"units", g.units}, {"separated_at", g.separated_at}});
+    return {{"keys", l.class_keys}, {"tied_classes", classes}, {"transient_separations", groups},
+            {"signs", l.signs}, {"max_derivative", l.max_derivative}, {"inactive_units", l.inactive_units},
+            {"frozen_units", l.frozen_units}, {"claims", claims(l.why)}};
+}
+
+}  // namespace
 
 nlohmann::json to_json_value(const symmetry_report& report) {
     using nlohmann::json;
@@ -205,7 +380,8 @@ nlohmann::json to_json_value(const symmetry_report& report) {
                           {"output_zero", l.output_zero},
                           {"class_spread", l.class_spread},
                           {"explanation", to_words(l.why)},
-                          {"fix", to_words(l.fix)}});
+                          {"fix", to_words(l.fix)},
+                          {"certificate", certificate(l)}});
     }
     return {{"verdict", to_string(report.verdict)},
             {"explanation", to_words(report.why)},
@@ -214,6 +390,10 @@ nlohmann::json to_json_value(const symmetry_report& report) {
             {"still_parameters", report.still_parameters},
             {"notes", report.notes},
             {"tolerance", {{"relative", report.relative_tolerance}, {"exact", report.exact}}},
+            {"lookahead", {{"ran", report.lookahead_ran}, {"steps", report.lookahead_steps},
+                           {"optimizer", report.lookahead_optimizer}, {"distinct_spread", distinct_spread},
+                           {"rounding_spread", rounding_spread}}},
+            {"claims", claims(report.why)},
             {"layers", layers}};
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/equitable_partition.hpp"
+#include "analysis/unit_activity.hpp"
 #include "engine/error.hpp"
 
 namespace symgrad {
@@ -32,64 +34,105 @@ void require_finite(const tensor& t, const std::string& what, const node& n) {
     }
 }
 
-// The slices one layer's units are compared on: values, then gradients, of W_in rows, b rows, W_out columns.
-std::vector<unit_slice> layer_slices(const graph& g, const hidden_layer& layer, const symmetry_options& options,
-                                     bool incoming_only) {
+// Largest difference inside any class in any compared key (relative to its tensor's largest |element|).
+double class_spread(const layer_partition& p) {
+    double spread = 0.0;
+    for (const auto& c : p.spread)
+        for (double d : c) spread = std::max(spread, d);
+    return spread;
+}
+
+// The incoming slices of one layer: W_in rows and b rows, values and (with_gradients) their gradients.
+std::vector<unit_slice> incoming_slices(const graph& g, const hidden_layer& layer, const symmetry_options& options,
+                                        bool with_gradients) {
     std::vector<unit_slice> slices;
-    auto add = [&](const tensor& t, unit_slice::axis axis) {
-        slices.push_back({&t, axis, options.exact ? 0.0 : options.relative_tolerance * max_abs(t)});
+    auto add = [&](const tensor& t) {
+        slices.push_back({&t, unit_slice::axis::row, options.exact ? 0.0 : options.relative_tolerance * max_abs(t)});
     };
     for (bool gradients : {false, true}) {
-        if (gradients && incoming_only) break;
-        auto of = [&](node n) -> const tensor& { return gradients ? g.grad(n) : g.value(n); };
-        add(of(layer.weights_in), unit_slice::axis::row);
-        if (layer.bias.valid()) add(of(layer.bias), unit_slice::axis::row);
-        if (incoming_only) continue;
-        for (node w : layer.weights_out) add(of(w), unit_slice::axis::column);
+        if (gradients && !with_gradients) break;
+        add(gradients ? g.grad(layer.weights_in) : g.value(layer.weights_in));
+        if (layer.bias.valid()) add(gradients ? g.grad(layer.bias) : g.value(layer.bias));
     }
     return slices;
 }
 
-// Largest |x - x_first| inside any class, relative to the largest |element| of x's tensor.
-double class_spread(const std::vector<std::vector<std::size_t>>& classes, const std::vector<unit_slice>& slices) {
-    double spread = 0.0;
-    for (const auto& sl : slices) {
-        double scale = max_abs(*sl.values);
-        if (scale == 0.0) continue;
-        const tensor& t = *sl.values;
-        std::size_t rows = t.shape()[0], cols = t.shape()[1];
-        bool by_row = sl.owned == unit_slice::axis::row;
-        std::size_t elements = by_row ? cols : rows;
-        for (const auto& c : classes) {
-            for (std::size_t m = 1; m < c.size(); ++m) {
-                for (std::size_t e = 0; e < elements; ++e) {
-                    double a = by_row ? t(c[0], e) : t(e, c[0]);
-                    double b = by_row ? t(c[m], e) : t(e, c[m]);
-                    spread = std::max(spread, std::abs(a - b) / scale);
-                }
-            }
-        }
-    }
-    return spread;
-}
-
-// Incoming-equal units that the full comparison split: they share W_in row and bias only.
+// Units that share incoming weights and bias now but whose incoming gradients differ: the next update
+// can move them apart. Dead units sharing a row have equal (zero) gradients and are not among them.
 std::vector<std::vector<std::size_t>> transient_groups(const graph& g, const hidden_layer& layer,
-                                                       const symmetry_options& options,
-                                                       const std::vector<std::vector<std::size_t>>& classes) {
-    std::vector<std::size_t> class_of(layer.units());
-    for (std::size_t k = 0; k < classes.size(); ++k)
-        for (std::size_t u : classes[k]) class_of[u] = k;
+                                                       const symmetry_options& options) {
+    auto by_gradient = group_units(layer.units(), incoming_slices(g, layer, options, true));
+    std::vector<std::size_t> group_of(layer.units());
+    for (std::size_t k = 0; k < by_gradient.size(); ++k)
+        for (std::size_t u : by_gradient[k]) group_of[u] = k;
     std::vector<std::vector<std::size_t>> groups;
-    for (auto& group : group_units(layer.units(), layer_slices(g, layer, options, true))) {
-        bool mixed = std::any_of(group.begin(), group.end(), [&](std::size_t u) { return class_of[u] != class_of[group[0]]; });
-        if (mixed) groups.push_back(std::move(group));
+    for (auto& group : group_units(layer.units(), incoming_slices(g, layer, options, false))) {
+        bool split = std::any_of(group.begin(), group.end(), [&](std::size_t u) { return group_of[u] != group_of[group[0]]; });
+        if (split) groups.push_back(std::move(group));
     }
     return groups;
 }
 
-// What decide() needs to know of a measured layer, beyond what the report already holds.
-layer_facts facts_of(const graph& g, const hidden_layer& layer, const layer_report& r) {
+// Classes holding a unit that is not dead or saturated: the units that can still learn a feature.
+std::size_t effective_width(const layer_partition& part, const unit_activity& activity) {
+    std::size_t k = 0;
+    for (const auto& c : part.classes)
+        k += std::any_of(c.begin(), c.end(), [&](std::size_t u) { return !activity.inactive[u]; });
+    return k;
+}
+
+std::vector<std::size_t> units_where(const std::vector<bool>& flags) {
+    std::vector<std::size_t> units;
+    for (std::size_t u = 0; u < flags.size(); ++u)
+        if (flags[u]) units.push_back(u);
+    return units;
+}
+
+// The measured layer: classes, signs and their certificate, activity, transient groups (no verdict yet).
+layer_report measure_layer(const graph& g, const hidden_layer& layer, const layer_partition& part,
+                           const unit_activity& activity, const symmetry_options& options) {
+    layer_report r;
+    r.name = layer.name;
+    r.activation = layer.activation.name();
+    r.activation_kind = std::string(g.operation(layer.activation)->kind());
+    r.units = layer.units();
+    for (node p : layer.parameters()) {
+        r.parameters.push_back(p.name());
+        if (!all_zero(g.grad(p))) r.moving_parameters.push_back(p.name());
+    }
+    r.classes = part.classes;
+    r.signs = part.sign;
+    r.class_keys = part.keys;
+    r.class_spreads = part.spread;
+    r.class_spread = class_spread(part);
+    r.max_derivative = activity.max_derivative;
+    r.inactive_units = units_where(activity.inactive);
+    r.frozen_units = units_where(activity.frozen);
+    r.effective_width = effective_width(part, activity);
+    r.transient_groups = transient_groups(g, layer, options);
+    r.output_zero = all_zero(g.value(layer.activation));
+    return r;
+}
+
+// What the lookahead adds to a layer's facts: how its ties and transient groups fared.
+void lookahead_facts(const layer_report& r, const symmetry_report& report, layer_facts& f) {
+    f.lookahead_ran = report.lookahead_ran;
+    f.lookahead_steps = report.lookahead_steps;
+    f.lookahead_optimizer = report.lookahead_optimizer;
+    f.moved_in_lookahead = std::any_of(r.lookahead.moved.begin(), r.lookahead.moved.end(), [](bool m) { return m; });
+    for (const auto& c : r.lookahead.classes) {
+        bool active = std::find(r.inactive_units.begin(), r.inactive_units.end(), r.classes[c.cls][0]) == r.inactive_units.end();
+        if (!c.grows || !active) continue;
+        if (f.fragile_classes++ == 0) f.first_fragile = r.classes[c.cls];
+        f.fastest_growth = std::max(f.fastest_growth, c.growth_per_100);
+        if (f.earliest_separation < 0 || (c.predicted_separation >= 0 && c.predicted_separation < f.earliest_separation))
+            f.earliest_separation = c.predicted_separation;
+    }
+    for (const auto& s : r.lookahead.groups) f.transient_separated_at.push_back(s.separated_at);
+}
+
+// What decide() needs to know of a measured layer.
+layer_facts facts_of(const graph& g, const hidden_layer& layer, const layer_report& r, const symmetry_report& report) {
     layer_facts f;
     f.activation_kind = r.activation_kind;
     f.units = r.units;
@@ -103,31 +146,49 @@ layer_facts facts_of(const graph& g, const hidden_layer& layer, const layer_repo
                                      [&](node w) { return all_zero(g.value(w)); });
     f.weights_in_zero = all_zero(g.value(layer.weights_in));
     f.input_is_data = layer.input.kind() == node_kind::input;
+    f.inactive_units = r.inactive_units;
+    f.frozen_units = r.frozen_units;
+    for (const auto& c : r.classes) {
+        if (c.size() < 2 || std::find(r.inactive_units.begin(), r.inactive_units.end(), c[0]) != r.inactive_units.end()) continue;
+        if (f.first_tie.empty()) f.first_tie = c;
+        ++f.tied_classes;
+        f.mirrored_classes += std::any_of(c.begin(), c.end(), [&](std::size_t u) { return r.signs[u] != r.signs[c[0]]; });
+    }
+    lookahead_facts(r, report, f);
     return f;
 }
 
-layer_report analyse_layer(const graph& g, const hidden_layer& layer, const symmetry_options& options) {
-    layer_report r;
-    r.name = layer.name;
-    r.activation = layer.activation.name();
-    r.activation_kind = std::string(g.operation(layer.activation)->kind());
-    r.units = layer.units();
-    for (node p : layer.parameters()) {
-        r.parameters.push_back(p.name());
-        if (!all_zero(g.grad(p))) r.moving_parameters.push_back(p.name());
+// Trains ahead when the options give an optimizer, then runs the passes again so g reads as before.
+void look_ahead(graph& g, node loss, const std::vector<hidden_layer>& layers, const std::vector<layer_partition>& parts,
+                const symmetry_options& options, symmetry_report& report) {
+    if (!options.lookahead_optimizer || options.lookahead_steps == 0) return;
+    std::vector<std::vector<std::vector<std::size_t>>> groups;
+    for (const auto& l : report.layers) groups.push_back(l.transient_groups);
+    lookahead_result ahead;
+    try {
+        ahead = run_lookahead(g, loss, layers, parts, groups, *options.lookahead_optimizer, options.lookahead_steps,
+                              {options.relative_tolerance, options.exact});
+    } catch (const anomaly_error& e) {  // the copy diverged: no measurement, the proved claims stand alone
+        report.notes.push_back(std::string("the lookahead stopped: ") + e.what());
     }
-    auto full = layer_slices(g, layer, options, false);
-    r.classes = group_units(r.units, full);
-    r.effective_width = r.classes.size();
-    r.class_spread = class_spread(r.classes, full);
-    r.transient_groups = transient_groups(g, layer, options, r.classes);
-    r.output_zero = all_zero(g.value(layer.activation));
-
-    decision d = decide(facts_of(g, layer, r));
-    r.verdict = d.verdict;
-    r.why = std::move(d.why);
-    r.fix = std::move(d.fix);
-    return r;
+    g.forward();
+    g.backward(loss);
+    if (!ahead.ran) return;
+    report.lookahead_ran = true;
+    report.lookahead_steps = ahead.steps;
+    report.lookahead_optimizer = ahead.optimizer;
+    std::vector<std::vector<bool>> moved;
+    bool frozen_moved = false;  // the proof assumes zero optimizer state; a trained optimizer's may move them
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+        report.layers[k].lookahead = std::move(ahead.layers[k]);
+        moved.push_back(report.layers[k].lookahead.moved);
+        for (std::size_t u : report.layers[k].frozen_units) frozen_moved = frozen_moved || moved.back()[u];
+    }
+    if (!frozen_moved) return;
+    auto activity = unit_activities(g, layers, moved);
+    for (std::size_t k = 0; k < layers.size(); ++k) report.layers[k].frozen_units = units_where(activity[k].frozen);
+    report.notes.push_back("units that are frozen with a fresh optimizer moved in the lookahead (the optimizer's "
+                           "state moves them), so they are not claimed frozen");
 }
 
 }  // namespace
@@ -155,11 +216,20 @@ symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& op
         (all_zero(g.grad(p)) ? report.still_parameters : report.moving_parameters).push_back(p.name());
     }
 
+    auto parts = equitable_partition(g, layers, {options.relative_tolerance, options.exact}, options.mirrors);
+    auto activity = unit_activities(g, layers);
+    for (std::size_t k = 0; k < layers.size(); ++k)
+        report.layers.push_back(measure_layer(g, layers[k], parts[k], activity[k], options));
+    look_ahead(g, loss, layers, parts, options, report);
+
     model_facts model;
     model.moving_parameters = report.moving_parameters;
-    for (const auto& layer : layers) {
-        report.layers.push_back(analyse_layer(g, layer, options));
-        const layer_report& l = report.layers.back();
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+        layer_report& l = report.layers[k];
+        decision d = decide(facts_of(g, layers[k], l, report));
+        l.verdict = d.verdict;
+        l.why = std::move(d.why);
+        l.fix = std::move(d.fix);
         model.layers.push_back({l.name, l.units, l.effective_width, {l.verdict, l.why, l.fix}});
     }
     decision d = decide(model);

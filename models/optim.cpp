@@ -50,6 +50,7 @@ class gradient_descent final : public optimizer {
 public:
     explicit gradient_descent(double lr) : lr_(lr) { check_learning_rate(lr, "gd: the learning rate"); }
     std::string name() const override { return "gd"; }
+    std::unique_ptr<optimizer> clone() const override { return std::make_unique<gradient_descent>(*this); }
     void step(graph& g, const std::vector<node>& params) override {
         for (auto p : params) {
             tensor& value = g.value(p);
@@ -70,6 +71,7 @@ public:
         check_beta("momentum", "beta", beta);
     }
     std::string name() const override { return "momentum"; }
+    std::unique_ptr<optimizer> clone() const override { return std::make_unique<momentum>(*this); }
     void step(graph& g, const std::vector<node>& params) override {
         state_.ensure(params);
         for (std::size_t i = 0; i < params.size(); ++i) {
@@ -100,6 +102,7 @@ public:
             throw input_error("adam: epsilon must be a positive finite number, got " + shortest(epsilon));
     }
     std::string name() const override { return "adam"; }
+    std::unique_ptr<optimizer> clone() const override { return std::make_unique<adam>(*this); }
     // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; W -= lr m^ / (sqrt(v^) + eps), m^ = m/(1-b1^t), v^ = v/(1-b2^t).
     void step(graph& g, const std::vector<node>& params) override {
         if (state_.ensure(params)) t_ = 0;

@@ -16,6 +16,9 @@ public:
     virtual std::string name() const = 0;
     // Applies one update to every parameter of `params` using g.grad(p). State is sized on first use.
     virtual void step(graph& g, const std::vector<node>& params) = 0;
+    // An independent copy with the same settings and state (velocities, moments, step count), so a copy of
+    // a run can be trained ahead without touching the run's own optimizer (the analysis' lookahead).
+    virtual std::unique_ptr<optimizer> clone() const = 0;
 };
 
 // W = W - lr * dW, the article's update.

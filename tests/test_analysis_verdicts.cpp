@@ -158,3 +158,127 @@ TEST_CASE("a symmetric model names how many units its worst layer acts as", "[an
     CHECK(d.why[0].units == 4);
     CHECK(d.why[0].classes == 2);
 }
+
+// --- issue 10: units and measured ties ------------------------------------------------------------------
+
+TEST_CASE("dead relu units whose input can still change are inactive now, not proved, with the relu fixes",
+          "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.activation_kind = "relu";
+    f.input_is_data = false;
+    f.inactive_units = {1, 3};
+    f.effective_width = 2;
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::inactive);
+    REQUIRE(codes(d.why) == std::vector<reason_code>{reason_code::dead_units, reason_code::inactive_not_proved});
+    CHECK(d.why[0].units == 2);
+    CHECK(d.why[0].frozen_units == 0);
+    CHECK(d.why[0].example_units == std::vector<std::size_t>{1, 3});
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::dead_relu_fix});
+    CHECK(is_problem(d.verdict));
+}
+
+TEST_CASE("a layer whose units are all proved frozen is frozen; starved units ask to fix the layers above",
+          "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.activation_kind = "relu";
+    f.frozen_units = {0, 1, 2, 3};
+    f.moving_parameters.clear();
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::frozen);
+    REQUIRE(codes(d.why) == std::vector<reason_code>{reason_code::frozen_units_proved, reason_code::starved_units});
+    CHECK(d.why[1].units == 4);
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::fix_layers_above});
+}
+
+TEST_CASE("a saturated first layer is told to standardise its inputs, a deeper one to use smaller weights",
+          "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.inactive_units = {0, 1, 2, 3};
+    f.frozen_units = {0, 1, 2, 3};
+    f.effective_width = 0;
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::frozen);
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::standardize_inputs});
+    f.input_is_data = false;
+    CHECK(codes(decide(f).fix) == std::vector<reason_code>{reason_code::smaller_initial_weights});
+}
+
+TEST_CASE("a tie that the lookahead sees growing is fragile, with its growth and date, and the copy named in the fix",
+          "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.effective_width = 3;
+    f.tied_classes = 1;
+    f.first_tie = {1, 3};
+    f.lookahead_ran = true;
+    f.lookahead_steps = 300;
+    f.lookahead_optimizer = "adam";
+    f.fragile_classes = 1;
+    f.fastest_growth = 245.0;
+    f.earliest_separation = 382;
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::fragile);
+    const reason& r = d.why.at(2);
+    REQUIRE(r.code == reason_code::ties_fragile);
+    CHECK(r.growth == 245.0);
+    CHECK(r.iteration == 382);
+    CHECK(r.steps == 300);
+    CHECK(r.optimizer == "adam");
+    REQUIRE(codes(d.fix) == std::vector<reason_code>{reason_code::redraw_copied_units});
+    CHECK(d.fix[0].example_units == std::vector<std::size_t>{1, 3});
+    CHECK(is_problem(d.verdict));
+}
+
+TEST_CASE("a tie that the lookahead sees hold stays symmetric and says it was measured", "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.effective_width = 1;
+    f.tied_classes = 1;
+    f.lookahead_ran = true;
+    f.lookahead_steps = 300;
+    f.lookahead_optimizer = "gd";
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::symmetric);
+    CHECK(codes(d.why) == std::vector<reason_code>{reason_code::units_form_classes, reason_code::weights_move_together,
+                                                    reason_code::ties_hold_measured});
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::initialize_randomly});  // every unit alike: the init
+}
+
+TEST_CASE("transient needs the lookahead's confirmation when it ran; unconfirmed shared rows are fragile",
+          "[analysis][verdicts]") {
+    layer_facts f = distinct_layer();
+    f.transient_groups = {{0, 1}};
+    f.lookahead_ran = true;
+    f.lookahead_steps = 300;
+    f.lookahead_optimizer = "adam";
+    f.transient_separated_at = {2};
+    decision d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::transient);
+    REQUIRE(codes(d.why) == std::vector<reason_code>{reason_code::units_share_incoming, reason_code::transient_confirmed});
+    CHECK(d.why[1].iteration == 2);
+    CHECK_FALSE(is_problem(d.verdict));
+
+    f.transient_separated_at = {-1};
+    d = decide(f);
+    CHECK(d.verdict == symmetry_verdict::fragile);
+    CHECK(codes(d.why) == std::vector<reason_code>{reason_code::incoming_tie_persists});
+}
+
+TEST_CASE("a model whose first frozen layer is only starved takes its fix from the layer that causes it",
+          "[analysis][verdicts]") {
+    layer_facts starved = distinct_layer();
+    starved.activation_kind = "relu";
+    starved.frozen_units = {0, 1, 2, 3};
+    starved.moving_parameters.clear();
+    layer_facts dead = starved;
+    dead.inactive_units = {0, 1, 2, 3};
+    dead.effective_width = 0;
+    dead.input_is_data = false;
+    model_facts m;
+    m.layers.push_back({"layer one", 4, 4, decide(starved)});
+    m.layers.push_back({"layer two", 4, 0, decide(dead)});
+    REQUIRE(codes(m.layers[0].decided.fix) == std::vector<reason_code>{reason_code::fix_layers_above});
+    decision d = decide(m);
+    CHECK(d.verdict == symmetry_verdict::frozen);
+    CHECK(d.why[0].layer == "layer one");
+    CHECK(codes(d.fix) == std::vector<reason_code>{reason_code::dead_relu_fix});
+}

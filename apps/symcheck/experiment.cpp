@@ -166,8 +166,16 @@ mlp prepare_network(const config& cfg, const experiment& ex, const init_run& ini
 // every cost, record the trace and print the article's weight tables.
 class run_watcher {
 public:
-    run_watcher(const config& cfg, mlp& net, const symmetry_options& opts, std::ostream* log, run_result& run)
-        : cfg_(cfg), net_(net), opts_(opts), log_(log), run_(run) {}
+    // The initial and final states are analysed with a lookahead that clones `opt`, the run's optimizer
+    // (fresh at iteration 0, carrying the run's state at the end).
+    run_watcher(const config& cfg, mlp& net, const symmetry_options& opts, const optimizer& opt, std::ostream* log,
+                run_result& run)
+        : cfg_(cfg), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
+        ends_.lookahead_optimizer = &opt;
+        // Never trains ahead longer than the run itself (a 1-iteration run gets a 1-step lookahead);
+        // with 0 iterations (the initial state only) the lookahead is the only training there is.
+        ends_.lookahead_steps = cfg.iterations > 0 ? std::min(cfg.lookahead, cfg.iterations) : cfg.lookahead;
+    }
 
     train_hooks hooks() {
         train_hooks h;
@@ -185,7 +193,8 @@ private:
             net_.g.backward(net_.loss);
             return;
         }
-        symmetry_report rep = analyse_symmetry(net_.g, net_.loss, opts_);  // runs forward + backward
+        bool end = it == 0 || it == cfg_.iterations;
+        symmetry_report rep = analyse_symmetry(net_.g, net_.loss, end ? ends_ : opts_);  // runs forward + backward
         width_ = narrowest(rep);
         if (it == 0) run_.initial = rep;
         if (it == cfg_.iterations) run_.final = std::move(rep);
@@ -212,6 +221,7 @@ private:
     const config& cfg_;
     mlp& net_;
     const symmetry_options& opts_;
+    symmetry_options ends_;  // opts_ with the lookahead
     std::ostream* log_;
     run_result& run_;
     std::optional<std::size_t> width_;  // of the pass in progress, when it was analysed
@@ -255,7 +265,7 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     training.progress = !cfg.quiet;
     training.progress_label = "run '" + init.label + "'";
     training.evaluate_final_state = true;
-    run_watcher watcher(cfg, net, opts, log, run);
+    run_watcher watcher(cfg, net, opts, *opt, log, run);
     if (cfg.batch_size == 0) {
         train(net.g, net.loss, *opt, training, watcher.hooks());
     } else {

@@ -119,7 +119,11 @@ po::options_description describe_options() {
         ("exact", po::bool_switch(), "units are identical only if bitwise equal")
         ("no-detect-anomaly", po::bool_switch(), "do not stop at the first NaN/Inf value or gradient")
         ("trace-every", po::value<std::string>()->default_value("1"),
-         "analyse the effective width every N iterations for the trace (1 = every iteration)");
+         "analyse the effective width every N iterations for the trace (1 = every iteration)")
+        ("lookahead", po::value<std::string>()->default_value("300"),
+         "train a copy of the initial and of the final state N steps with the run's optimizer to measure "
+         "whether ties hold, at most --iterations steps when that is not 0 (0: no lookahead; ties are then "
+         "proved in exact arithmetic only)");
     po::options_description output("Output");
     output.add_options()
         ("json", po::value<std::string>(), "write the JSON report to FILE ('-' for stdout, replacing the text report)")
@@ -142,7 +146,7 @@ const char* const intro =
     "Usage: symcheck [options]\n\n"
     "With no options it reproduces the article on the embedded Titanic data: a 2-layer tanh network\n"
     "with 4 hidden units trained from zeros, constant:0.5, normal:0.01 and glorot initialisation.\n\n"
-    "Exit status: 0 no layer is symmetric or frozen; 1 a layer is symmetric or frozen;\n"
+    "Exit status: 0 no layer has a problem; 1 a layer is frozen, symmetric, fragile or inactive;\n"
     "2 bad usage or bad input (including a diverging run); 3 internal error.\n";
 
 // The flags given; stray words are collected (not shown in --help) so they are refused by name, not
@@ -244,6 +248,7 @@ void read_analysis(const po::variables_map& vm, config& c) {
     if (c.exact && c.tolerance) throw input_error("--exact and --tolerance exclude each other");
     c.detect_anomaly = !vm["no-detect-anomaly"].as<bool>();
     c.trace_every = parse_count("trace-every", vm["trace-every"].as<std::string>(), false);
+    c.lookahead = parse_count("lookahead", vm["lookahead"].as<std::string>(), true);
 }
 
 void read_outputs(const po::variables_map& vm, config& c) {

@@ -44,6 +44,7 @@ struct config {
     bool exact = false;
     bool detect_anomaly = true;
     std::size_t trace_every = 1;
+    std::size_t lookahead = 300;  // steps of the lookahead on the initial and final states; 0: none
     // Outputs.
     std::string json_path;  // "-" for stdout (then no text report)
     std::string trace_path;

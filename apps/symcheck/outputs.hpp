@@ -7,7 +7,7 @@
 
 namespace symgrad::symcheck {
 
-// Exit status: 0 no layer symmetric or frozen, 1 some layer is; bad input (2) and internal errors (3) are
+// Exit status: 0 no layer frozen, symmetric, fragile or inactive, 1 some layer is; bad input (2) and internal errors (3) are
 // decided in main.
 int exit_status(const experiment& ex);
 
