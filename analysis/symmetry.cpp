@@ -1,4 +1,4 @@
-// analyse_symmetry: runs the passes, measures each hidden layer (classes, transient groups, zeros) and decides.
+// analyze_symmetry: runs the passes, measures each hidden layer (classes, transient groups, zeros) and decides.
 #include "analysis/symmetry.hpp"
 
 #include <algorithm>
@@ -28,7 +28,7 @@ bool all_zero(const tensor& t) {
 void require_finite(const tensor& t, const std::string& what, const node& n) {
     if (auto k = first_non_finite(t)) {
         std::size_t cols = t.shape()[1];
-        throw anomaly_error("analyse_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
+        throw anomaly_error("analyze_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
                             (std::isnan(t.data()[*k]) ? "NaN" : "Inf") + " at (" + std::to_string(*k / cols) + ", " +
                             std::to_string(*k % cols) + "); no verdict is computed from non-finite numbers");
     }
@@ -197,8 +197,8 @@ void check_relative_tolerance(double tolerance, const std::string& where) {
     if (!std::isfinite(tolerance) || tolerance < 0.0) throw input_error(where + ": must be a finite number >= 0");
 }
 
-symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& options) {
-    check_relative_tolerance(options.relative_tolerance, "analyse_symmetry: relative_tolerance");
+symmetry_report analyze_symmetry(graph& g, node loss, const symmetry_options& options) {
+    check_relative_tolerance(options.relative_tolerance, "analyze_symmetry: relative_tolerance");
     symmetry_report report;
     report.relative_tolerance = options.exact ? 0.0 : options.relative_tolerance;
     report.exact = options.exact;

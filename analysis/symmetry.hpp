@@ -83,6 +83,6 @@ void check_relative_tolerance(double tolerance, const std::string& where);
 // it after the pass), which changes no value. With a lookahead it trains and restores the parameters,
 // then runs forward and backward once more, so g ends as it would without one. Throws anomaly_error naming the tensor when a parameter,
 // gradient or activation holds NaN or Inf: no verdict is computed from them.
-symmetry_report analyse_symmetry(graph& g, node loss, const symmetry_options& options = {});
+symmetry_report analyze_symmetry(graph& g, node loss, const symmetry_options& options = {});
 
 }  // namespace symgrad

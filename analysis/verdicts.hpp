@@ -86,7 +86,7 @@ struct decision {
     std::vector<reason> fix;
 };
 
-// Everything one layer's verdict rests on, measured by analyse_symmetry (analysis/symmetry.cpp).
+// Everything one layer's verdict rests on, measured by analyze_symmetry (analysis/symmetry.cpp).
 struct layer_facts {
     std::string activation_kind;                // op kind of the activation
     std::size_t units = 0;

@@ -46,11 +46,11 @@ int main(int argc, char** argv) {
             net.g.backward(net.loss);
             opt->step(net.g, params);
         });
-        double analysis = median_seconds(5, [&] { analyse_symmetry(net.g, net.loss); });
+        double analysis = median_seconds(5, [&] { analyze_symmetry(net.g, net.loss); });
         symmetry_options ahead;
         ahead.lookahead_optimizer = opt.get();
         ahead.lookahead_steps = lookahead;
-        double with_lookahead = median_seconds(1, [&] { analyse_symmetry(net.g, net.loss, ahead); });
+        double with_lookahead = median_seconds(1, [&] { analyze_symmetry(net.g, net.loss, ahead); });
         std::printf("%-13s %zu units: training iteration %.2f ms, analysis %.2f ms (%.2f iterations), "
                     "analysis with a %zu-step lookahead %.0f ms (%.1f iterations)\n",
                     init, units, 1e3 * step, 1e3 * analysis, analysis / step, lookahead, 1e3 * with_lookahead,

@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::size_t inputs = 8, outputs = 1, samples = 16;
 
-// The six tensors analyse_symmetry compares for one layer: W_in, b, W_out and their gradients.
+// The six tensors analyze_symmetry compares for one layer: W_in, b, W_out and their gradients.
 struct layer_tensors {
     std::vector<tensor> t;
     std::vector<unit_slice> slices;
@@ -100,7 +100,7 @@ double time_full_analysis(std::size_t units, int repeats) {
     for (std::size_t j = 0; j < samples; ++j) y(0, j) = double(j % 3 == 0);
     g.feed(Y, y);
     std::size_t width = 0;
-    double s = median_seconds(repeats, [&] { width = analyse_symmetry(g, J).layers.at(0).effective_width; });
+    double s = median_seconds(repeats, [&] { width = analyze_symmetry(g, J).layers.at(0).effective_width; });
     if (width != units) std::fprintf(stderr, "unexpected effective width %zu of %zu\n", width, units);
     return s;
 }
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
             std::printf("%9zu  %-9s  %8zu  %11.3f  %9.1f\n", n, pattern.c_str(), classes, s * 1e3, s * 1e9 / double(n));
         }
     }
-    std::printf("\nanalyse_symmetry end to end (forward, backward on %zu samples, grouping, verdicts), random tanh layer\n\n",
+    std::printf("\nanalyze_symmetry end to end (forward, backward on %zu samples, grouping, verdicts), random tanh layer\n\n",
                 samples);
     std::printf("%9s  %11s  %9s\n", "units", "time (ms)", "ns/unit");
     for (std::size_t n = 1000; n <= max_units; n *= 10) {

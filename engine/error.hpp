@@ -8,7 +8,8 @@ namespace symgrad {
 // Every error symgrad throws derives from this; what() is one line naming the place and the problem.
 // symcheck (apps/symcheck/main.cpp, docs/errors.md) exits 2 for every kind alike (bad input, usage, output
 // path, divergence) and for running out of memory; any other exception is internal, 3. 0 and 1 are verdicts
-// (healthy or transient; symmetric or frozen); CI's sanitizer builds exit 99 on a report (ci-extras.sh).
+// (0: healthy or transient; 1: frozen, symmetric, fragile or inactive); signals 129/130/143; CI's sanitizer
+// builds exit 99 on a report (ci-extras.sh).
 class error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

@@ -51,7 +51,7 @@ void check_case(const adversarial_case& c, const std::string& optimizer) {
     auto opt = make_optimizer(optimizer, settings.learning_rate);
     symmetry_options options;
     options.lookahead_optimizer = opt.get();
-    auto report = analyse_symmetry(net.g, net.loss, options);
+    auto report = analyze_symmetry(net.g, net.loss, options);
     INFO(to_text(report));
     fate truth = measure_fate(c.start, c.X, c.Y, settings, trainer_kind::engine);
     REQUIRE(truth.layers.size() == report.layers.size());

@@ -41,13 +41,13 @@ std::vector<tensor> parameter_values(const graph& g) {
     return v;
 }
 
-// analyse_symmetry with a lookahead of `steps` steps of `optimizer` (fresh, as before training).
-symmetry_report analyse_ahead(mlp& net, const std::string& optimizer, std::size_t steps = 300) {
+// analyze_symmetry with a lookahead of `steps` steps of `optimizer` (fresh, as before training).
+symmetry_report analyze_ahead(mlp& net, const std::string& optimizer, std::size_t steps = 300) {
     auto opt = make_optimizer(optimizer, learning_rate(optimizer));
     symmetry_options options;
     options.lookahead_optimizer = opt.get();
     options.lookahead_steps = steps;
-    return analyse_symmetry(net.g, net.loss, options);
+    return analyze_symmetry(net.g, net.loss, options);
 }
 
 // Unit `to` of hidden layer l becomes a copy of unit `from` (row of W_in, bias, column of W_out).
@@ -66,7 +66,7 @@ TEST_CASE("a dead relu layer above a live one is frozen with it, and training mo
           "[analysis][diagnosis]") {
     mlp net = random_mlp({4, 3}, activation::relu);
     net.g.value(net.b[1]).fill(-100.0);  // layer 2 at Z < 0 on every sample
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     REQUIRE(r.layers.size() == 2);
     CHECK(r.layers[0].verdict == symmetry_verdict::frozen);
     CHECK(r.layers[1].verdict == symmetry_verdict::frozen);
@@ -86,7 +86,7 @@ TEST_CASE("dead relu units that share incoming weights are dead, not transient, 
     copy_unit(net, 0, 2, 3);
     net.g.value(net.b[0])(2, 0) = net.g.value(net.b[0])(3, 0) = -100.0;
     net.g.value(net.W[1])(0, 3) = -net.g.value(net.W[1])(0, 2);  // outgoing weights differ
-    auto r = analyse_ahead(net, "gd");
+    auto r = analyze_ahead(net, "gd");
     CHECK(r.layers.at(0).transient_groups.empty());
     CHECK(r.layers[0].verdict == symmetry_verdict::inactive);
     CHECK(r.layers[0].effective_width == 2);
@@ -105,7 +105,7 @@ TEST_CASE("relu units dead on every sample are left out of the effective width, 
           "[analysis][diagnosis]") {
     mlp net = random_mlp({8}, activation::relu);
     net.g.value(net.b[0])(6, 0) = net.g.value(net.b[0])(7, 0) = -50.0;
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.layers.at(0).verdict == symmetry_verdict::inactive);
     CHECK(r.layers[0].effective_width == 6);
     CHECK(r.layers[0].inactive_units == std::vector<std::size_t>{6, 7});
@@ -113,14 +113,14 @@ TEST_CASE("relu units dead on every sample are left out of the effective width, 
     CHECK_FALSE(has(r.layers[0].fix, reason_code::none_needed));
 
     train_steps(net, "gd", 3000);
-    auto after = analyse_symmetry(net.g, net.loss);
+    auto after = analyze_symmetry(net.g, net.loss);
     CHECK(after.layers[0].inactive_units == std::vector<std::size_t>{6, 7});
 }
 
 TEST_CASE("a tanh layer saturated on unstandardised data is frozen and the fix names --standardize",
           "[analysis][diagnosis]") {
     mlp net = random_mlp({4}, activation::tanh, 3, 4000.0);  // features in the thousands, like grams
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.layers.at(0).verdict == symmetry_verdict::frozen);
     CHECK(r.layers[0].effective_width == 0);
     CHECK(find(r.layers[0].why, reason_code::saturated_units).frozen_units == 4);
@@ -135,7 +135,7 @@ TEST_CASE("one copied unit in a random network is named in the fix, and gradient
           "[analysis][diagnosis]") {
     mlp net = random_mlp({5}, activation::tanh);
     copy_unit(net, 0, 1, 4);
-    auto r = analyse_ahead(net, "gd");
+    auto r = analyze_ahead(net, "gd");
     CHECK(r.layers.at(0).classes.size() == 4);
     CHECK(r.layers[0].verdict == symmetry_verdict::symmetric);
     CHECK(has(r.layers[0].why, reason_code::ties_hold_measured));
@@ -154,7 +154,7 @@ TEST_CASE("a tie of 1e-12 is fragile under Adam exactly when long training separ
     mlp net = random_mlp({4}, activation::tanh, 3, 1.0, rule);
     copy_unit(net, 0, 0, 1);
     for (std::size_t j = 0; j < 4; ++j) net.g.value(net.W[0])(1, j) *= 1 + 1e-12;
-    auto r = analyse_ahead(net, optimizer);
+    auto r = analyze_ahead(net, optimizer);
     REQUIRE(r.layers.at(0).classes.size() == 3);
     INFO(to_text(r));
     auto verdict = r.layers[0].verdict;
@@ -175,7 +175,7 @@ TEST_CASE("units sharing only incoming weights are transient, confirmed by the l
     mlp net = random_mlp({4}, activation::tanh);
     net.g.value(net.W[0]).fill(0.0);
     net.g.value(net.b[0]).fill(0.0);
-    auto r = analyse_ahead(net, "adam");
+    auto r = analyze_ahead(net, "adam");
     CHECK(r.layers.at(0).verdict == symmetry_verdict::transient);
     REQUIRE(has(r.layers[0].why, reason_code::transient_confirmed));
     CHECK(find(r.layers[0].why, reason_code::transient_confirmed).iteration >= 1);
@@ -188,9 +188,9 @@ TEST_CASE("units sharing only incoming weights are transient, confirmed by the l
 TEST_CASE("the lookahead leaves every parameter bit for bit and the passes as without it", "[analysis][diagnosis]") {
     mlp net = random_mlp({4, 3}, activation::tanh);
     auto before = parameter_values(net.g);
-    auto plain = analyse_symmetry(net.g, net.loss);
+    auto plain = analyze_symmetry(net.g, net.loss);
     tensor grad = net.g.grad(net.W[0]);
-    auto ahead = analyse_ahead(net, "adam", 50);
+    auto ahead = analyze_ahead(net, "adam", 50);
     CHECK(ahead.lookahead_ran);
     CHECK(same(parameter_values(net.g), before));
     CHECK(same(net.g.grad(net.W[0]), grad));
@@ -221,7 +221,7 @@ TEST_CASE("a Net2Net-widened layer's exact copies: each class's measured fate ag
     mlp net = random_mlp({5}, activation::tanh, 5, 1.0, labels::nonlinear);
     copy_unit(net, 0, 0, 3, 0.5);  // units 3, 4 copy 0, 1; the outgoing weight is split between original and copy
     copy_unit(net, 0, 1, 4, 0.5);
-    auto r = analyse_ahead(net, optimizer);
+    auto r = analyze_ahead(net, optimizer);
     INFO(to_text(r));
     const auto& layer = r.layers.at(0);
     REQUIRE(layer.classes.size() == 3);
@@ -273,14 +273,14 @@ TEST_CASE("a unit dead now whose momentum still moves it is not claimed frozen",
     three.iterations = 3;
     train(net.g, net.loss, *opt, three);
     net.g.value(net.b[0])(1, 0) = -100.0;  // now dead on every sample, with a nonzero velocity left
-    auto fresh = analyse_symmetry(net.g, net.loss);
+    auto fresh = analyze_symmetry(net.g, net.loss);
     REQUIRE(std::find(fresh.layers[0].frozen_units.begin(), fresh.layers[0].frozen_units.end(), 1) !=
             fresh.layers[0].frozen_units.end());  // frozen for an optimizer started fresh
 
     symmetry_options options;
     options.lookahead_optimizer = opt.get();
     options.lookahead_steps = 20;
-    auto r = analyse_symmetry(net.g, net.loss, options);
+    auto r = analyze_symmetry(net.g, net.loss, options);
     CHECK(std::find(r.layers[0].frozen_units.begin(), r.layers[0].frozen_units.end(), 1) == r.layers[0].frozen_units.end());
 
     // Ground truth: continuing with the run's optimizer moves unit 1's incoming weights.

@@ -55,7 +55,7 @@ TEST_CASE("rows that differ but sum alike over a class form one class, and train
     std::string optimizer = GENERATE(as<std::string>{}, "gd", "adam");
     CAPTURE(optimizer);
     mlp net = equitable_tie();
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     REQUIRE(r.layers.size() == 2);
     CHECK(r.layers[0].classes == classes_t{{0, 1, 2, 3}});
     CHECK(r.layers[1].classes == classes_t{{0, 1, 2, 3}});
@@ -88,7 +88,7 @@ TEST_CASE("a tanh unit and its mirror share a class with opposite signs, and tra
     b1(1, 0) = -b1(0, 0);
     W2(0, 1) = -W2(0, 0);
 
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.layers.at(0).classes == classes_t{{0, 1}, {2}});
     CHECK(r.layers.at(0).effective_width == 2);
     auto parts = equitable_partition(net.g, find_hidden_layers(net.g), comparison{});
@@ -114,7 +114,7 @@ TEST_CASE("a sigmoid unit and its mirror are not merged: training moves their ou
     net.g.value(net.b[0])(1, 0) = -net.g.value(net.b[0])(0, 0);
     net.g.value(net.W[1])(0, 1) = -net.g.value(net.W[1])(0, 0);
 
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.layers.at(0).effective_width == 3);
 
     // v0 + v1 changes by -lr * (output bias gradient) each step (docs/diagnosis.md), so the mirror breaks.

@@ -83,7 +83,7 @@ TEST_CASE("an all-zero tanh network on Titanic is frozen and only the output bia
     init_plan zeros = weights(initializer::zeros());
     zeros.apply(net.g, 1);
 
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::frozen);
     REQUIRE(r.layers.size() == 1);
     CHECK(r.layers[0].verdict == symmetry_verdict::frozen);
@@ -98,7 +98,7 @@ TEST_CASE("an all-zero tanh network on Titanic is frozen and only the output bia
 
 TEST_CASE("constant initialisation gives a symmetric layer of effective width 1", "[symmetry]") {
     mlp net = random_net({4}, activation::tanh, weights(initializer::constant(0.5)));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::symmetric);
     REQUIRE(r.layers.size() == 1);
     CHECK(r.layers[0].effective_width == 1);
@@ -117,14 +117,14 @@ TEST_CASE("constant initialisation stays symmetric after 50 steps of each optimi
     train(net.g, net.loss, *opt, options);
 
     REQUIRE(net.g.value(net.W[0])(0, 0) != 0.5);  // the weights did move
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::symmetric);
     CHECK(r.layers.at(0).effective_width == 1);
 }
 
 TEST_CASE("a randomly initialised network is healthy", "[symmetry]") {
     mlp net = random_net({6}, activation::tanh, weights(initializer::normal(0.0, 0.01)));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::healthy);
     CHECK(r.layers.at(0).effective_width == 6);
     CHECK(r.layers.at(0).classes == singletons(6));
@@ -136,7 +136,7 @@ TEST_CASE("zeroing only W1 gives a transient layer, never a symmetric one", "[sy
     init_plan plan = weights(initializer::normal(0.0, 0.01));
     plan.overrides["W1"] = initializer::zeros();
     mlp net = random_net({4}, activation::tanh, plan);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::transient);
     CHECK(r.layers.at(0).effective_width == 4);
     CHECK(r.layers.at(0).transient_groups == classes_t{{0, 1, 2, 3}});
@@ -146,9 +146,9 @@ TEST_CASE("units that share only incoming weights separate after one gradient st
     init_plan plan = weights(initializer::normal(0.0, 0.01));
     plan.overrides["W1"] = initializer::zeros();
     mlp net = random_net({4}, activation::tanh, plan);
-    analyse_symmetry(net.g, net.loss);  // leaves the gradients of this state in the graph
+    analyze_symmetry(net.g, net.loss);  // leaves the gradients of this state in the graph
     make_gradient_descent(0.5)->step(net.g, net.g.parameters());
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::healthy);
     CHECK(r.layers.at(0).classes == singletons(4));
 }
@@ -156,7 +156,7 @@ TEST_CASE("units that share only incoming weights separate after one gradient st
 TEST_CASE("a random network with unit 5 copied from unit 2 has exactly one class of two", "[symmetry]") {
     mlp net = random_net({8}, activation::tanh, weights(initializer::normal(0.0, 1.0)));
     copy_unit(net, 2, 5);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::symmetric);
     const auto& l = r.layers.at(0);
     CHECK(l.effective_width == 7);
@@ -167,7 +167,7 @@ TEST_CASE("two units differing by more than the tolerance are distinct", "[symme
     mlp net = random_net({8}, activation::tanh, weights(initializer::normal(0.0, 1.0)));
     copy_unit(net, 2, 5);
     net.g.value(net.W[0])(5, 0) += 100.0 * default_w1_tolerance(net);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::healthy);
     CHECK(r.layers.at(0).classes == singletons(8));
 }
@@ -177,7 +177,7 @@ TEST_CASE("two units differing by less than the tolerance are the same", "[symme
     copy_unit(net, 2, 5);
     // 1/100 of W1's tolerance: the gradients then differ by far less than theirs too.
     net.g.value(net.W[0])(5, 0) += 0.01 * default_w1_tolerance(net);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::symmetric);
     CHECK(r.layers.at(0).classes == classes_t{{0}, {1}, {2, 5}, {3}, {4}, {6}, {7}});
     CHECK(r.layers.at(0).class_spread > 0.0);
@@ -190,12 +190,12 @@ TEST_CASE("exact mode tells apart a last-bit difference that the default toleran
     double& w = net.g.value(net.W[0])(5, 3);
     w = std::nextafter(w, 1e300);
 
-    auto tolerant = analyse_symmetry(net.g, net.loss);
+    auto tolerant = analyze_symmetry(net.g, net.loss);
     CHECK(tolerant.layers.at(0).classes == classes_t{{0}, {1}, {2, 5}, {3}, {4}, {6}, {7}});
 
     symmetry_options exact;
     exact.exact = true;
-    auto strict = analyse_symmetry(net.g, net.loss, exact);
+    auto strict = analyze_symmetry(net.g, net.loss, exact);
     CHECK(strict.verdict == symmetry_verdict::healthy);
     CHECK(strict.layers.at(0).classes == singletons(8));
     CHECK(strict.exact);
@@ -203,7 +203,7 @@ TEST_CASE("exact mode tells apart a last-bit difference that the default toleran
 
 TEST_CASE("a sigmoid hidden layer with zero init is symmetric, not frozen", "[symmetry]") {
     mlp net = random_net({4}, activation::sigmoid, weights(initializer::zeros()));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     // sigmoid(0) = 0.5, so W2 gets the same nonzero gradient in every column: the weights move together.
     CHECK(r.verdict == symmetry_verdict::symmetric);
     const auto& l = r.layers.at(0);
@@ -215,7 +215,7 @@ TEST_CASE("a sigmoid hidden layer with zero init is symmetric, not frozen", "[sy
 
 TEST_CASE("a relu hidden layer with zero init is frozen", "[symmetry]") {
     mlp net = random_net({4}, activation::relu, weights(initializer::zeros()));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::frozen);
     CHECK(r.layers.at(0).output_zero);
     CHECK(r.moving_parameters == std::vector<std::string>{"b2"});
@@ -225,7 +225,7 @@ TEST_CASE("relu units with zero incoming weights are dead, hence frozen, even wi
     init_plan plan = weights(initializer::he_normal());
     plan.overrides["W1"] = initializer::zeros();
     mlp net = random_net({4}, activation::relu, plan);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     // relu'(0) = 0: no gradient reaches W1 or b1, and W2 gets none from a zero output. A tanh layer in the
     // same state is transient (see above): the difference is the activation's derivative at 0.
     CHECK(r.verdict == symmetry_verdict::frozen);
@@ -238,7 +238,7 @@ TEST_CASE("a two-hidden-layer network gets a verdict per layer and the worst for
     plan.overrides["W2"] = initializer::constant(0.3);
     plan.overrides["W3"] = initializer::constant(-0.2);
     mlp net = random_net({5, 3}, activation::tanh, plan);
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     REQUIRE(r.layers.size() == 2);
     CHECK(r.layers[0].name == "hidden layer 1 (A1: W1, b1, W2)");
     CHECK(r.layers[1].name == "hidden layer 2 (A2: W2, b2, W3)");
@@ -251,7 +251,7 @@ TEST_CASE("a two-hidden-layer network gets a verdict per layer and the worst for
 
 TEST_CASE("an all-zero two-hidden-layer tanh network has both layers frozen", "[symmetry]") {
     mlp net = random_net({5, 3}, activation::tanh, weights(initializer::zeros()));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     REQUIRE(r.layers.size() == 2);
     CHECK(r.layers[0].verdict == symmetry_verdict::frozen);
     CHECK(r.layers[1].verdict == symmetry_verdict::frozen);
@@ -260,7 +260,7 @@ TEST_CASE("an all-zero two-hidden-layer tanh network has both layers frozen", "[
 
 TEST_CASE("a zero-init two-hidden-layer sigmoid network is symmetric in both layers, not frozen", "[symmetry]") {
     mlp net = random_net({5, 3}, activation::sigmoid, weights(initializer::zeros()));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     REQUIRE(r.layers.size() == 2);
     // Layer 1 gets no gradient yet (W3 = 0 blocks it), but its output is 0.5, not 0: W2 moves next step.
     CHECK(r.layers[0].verdict == symmetry_verdict::symmetric);
@@ -286,7 +286,7 @@ TEST_CASE("a hand-built graph with other names and swapped add operands is analy
     g.value(shift) = tensor{{0.1}, {0.2}, {0.3}, {0.2}, {0.5}};
     g.value(dec) = tensor{{0.4, -0.7, 0.2, -0.7, 0.3}};
 
-    auto r = analyse_symmetry(g, out);
+    auto r = analyze_symmetry(g, out);
     REQUIRE(r.layers.size() == 1);
     CHECK(r.layers[0].name == "hidden layer 1 (hidden: enc, shift, dec)");
     CHECK(r.layers[0].activation_kind == "relu");
@@ -308,7 +308,7 @@ TEST_CASE("a layer feeding two heads compares each unit's column in both outgoin
     g.value(W1).fill(0.3);
     g.value(Wa).fill(-0.4);                // units agree on W1, b1 and Wa ...
     g.value(Wb) = tensor{{0.1, 0.1, 0.7}};  // ... and unit 2 differs in Wb
-    auto r = analyse_symmetry(g, J);
+    auto r = analyze_symmetry(g, J);
     REQUIRE(r.layers.size() == 1);
     CHECK(r.layers[0].name == "hidden layer 1 (A1: W1, b1, Wa, Wb)");
     CHECK(r.layers[0].classes == classes_t{{0, 1}, {2}});
@@ -330,7 +330,7 @@ TEST_CASE("a hidden layer without bias is found", "[symmetry]") {
     CHECK_FALSE(layers[0].bias.valid());
     g.value(V).fill(0.25);
     g.value(U).fill(1.0);
-    CHECK(analyse_symmetry(g, J).layers.at(0).effective_width == 1);
+    CHECK(analyze_symmetry(g, J).layers.at(0).effective_width == 1);
 }
 
 TEST_CASE("an activation that also feeds something other than matmul(W, .) is skipped with a note", "[symmetry]") {
@@ -343,7 +343,7 @@ TEST_CASE("an activation that also feeds something other than matmul(W, .) is sk
     auto A1 = tanh(matmul(W1, X) + b1, "A1");
     auto J = add(bce(sigmoid(matmul(W2, A1)), Y), mean(mul(A1, A1)), "J");  // an activity penalty on A1
     feed_random_data(g, X, Y, 5);
-    auto r = analyse_symmetry(g, J);
+    auto r = analyze_symmetry(g, J);
     CHECK(r.layers.empty());
     REQUIRE(r.notes.size() == 1);
     CHECK(r.notes[0].find("'A1'") != std::string::npos);
@@ -351,7 +351,7 @@ TEST_CASE("an activation that also feeds something other than matmul(W, .) is sk
 
 TEST_CASE("a network without hidden layers is healthy and says why zero init is harmless there", "[symmetry]") {
     mlp net = random_net({}, activation::tanh, weights(initializer::zeros()));
-    auto r = analyse_symmetry(net.g, net.loss);
+    auto r = analyze_symmetry(net.g, net.loss);
     CHECK(r.verdict == symmetry_verdict::healthy);
     CHECK(r.layers.empty());
     CHECK(to_words(r.why).find("No hidden layers") != std::string::npos);
@@ -361,19 +361,19 @@ TEST_CASE("a network without hidden layers is healthy and says why zero init is 
 TEST_CASE("a NaN in a parameter gets an anomaly error naming it, not a verdict", "[symmetry]") {
     mlp net = random_net({4}, activation::tanh, weights(initializer::normal(0.0, 0.01)));
     net.g.value(net.W[1])(0, 2) = std::nan("");
-    CHECK_THROWS_WITH(analyse_symmetry(net.g, net.loss), Catch::Contains("'W2'") && Catch::Contains("NaN"));
+    CHECK_THROWS_WITH(analyze_symmetry(net.g, net.loss), Catch::Contains("'W2'") && Catch::Contains("NaN"));
 }
 
 TEST_CASE("a negative tolerance is rejected", "[symmetry]") {
     mlp net = random_net({4}, activation::tanh, weights(initializer::normal(0.0, 0.01)));
     symmetry_options o;
     o.relative_tolerance = -1e-9;
-    CHECK_THROWS_AS(analyse_symmetry(net.g, net.loss, o), input_error);
+    CHECK_THROWS_AS(analyze_symmetry(net.g, net.loss, o), input_error);
 }
 
 TEST_CASE("the JSON report parses and holds the documented fields", "[symmetry]") {
     mlp net = random_net({4}, activation::tanh, weights(initializer::constant(0.5)));
-    auto j = nlohmann::json::parse(to_json(analyse_symmetry(net.g, net.loss)));
+    auto j = nlohmann::json::parse(to_json(analyze_symmetry(net.g, net.loss)));
     CHECK(j.at("verdict") == "symmetric");
     CHECK(j.at("tolerance").at("relative") == 1e-9);
     CHECK(j.at("tolerance").at("exact") == false);
@@ -391,7 +391,7 @@ TEST_CASE("the JSON report parses and holds the documented fields", "[symmetry]"
 
 TEST_CASE("the text report names the verdict, the layer and its classes", "[symmetry]") {
     mlp net = random_net({4}, activation::tanh, weights(initializer::zeros()));
-    std::string text = to_text(analyse_symmetry(net.g, net.loss));
+    std::string text = to_text(analyze_symmetry(net.g, net.loss));
     CAPTURE(text);
     CHECK(text.find("verdict: frozen") == 0);
     CHECK(text.find("hidden layer 1 (A1: W1, b1, W2): tanh, 4 units, effective width 1: frozen") != std::string::npos);

@@ -44,7 +44,7 @@ std::vector<double> run(mlp& net, const std::string& optimizer, double lr, std::
 // The verdict after training, analysed on the whole training set.
 symmetry_verdict fate(mlp& net) {
     net.g.feed({{net.X, data().X}, {net.Y, data().Y}});
-    return analyse_symmetry(net.g, net.loss).verdict;
+    return analyze_symmetry(net.g, net.loss).verdict;
 }
 
 }  // namespace

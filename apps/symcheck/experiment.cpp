@@ -194,7 +194,7 @@ private:
             return;
         }
         bool end = it == 0 || it == cfg_.iterations;
-        symmetry_report rep = analyse_symmetry(net_.g, net_.loss, end ? ends_ : opts_);  // runs forward + backward
+        symmetry_report rep = analyze_symmetry(net_.g, net_.loss, end ? ends_ : opts_);  // runs forward + backward
         width_ = narrowest(rep);
         if (it == 0) run_.initial = rep;
         if (it == cfg_.iterations) run_.final = std::move(rep);
