@@ -17,9 +17,10 @@ cmake --build build-sanitize -j2
 # exitcode=99: a sanitizer report can never pass for a verdict (1) or a refused input (2) in the CLI tests.
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:exitcode=99"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
-# The install test builds an unsanitized consumer against the sanitized library, which cannot link; it runs
-# in the normal build already.
-(cd build-sanitize && ctest --output-on-failure -j2 -LE install)
+# The install test builds an unsanitized consumer against the sanitized library, which cannot link; the
+# memory-estimate test compares our estimate with the process's peak RSS, which ASan's shadow memory and
+# quarantine inflate 1.5-3.6x. Both run in the normal build already.
+(cd build-sanitize && ctest --output-on-failure -j2 -LE install -E "the memory estimate is within")
 echo "ci-extras: sanitizer build and tests took $((SECONDS - start)) s" >&2
 
 start=$SECONDS
