@@ -13,12 +13,6 @@ namespace symgrad {
 
 namespace {
 
-double max_abs(const tensor& t) {
-    double m = 0.0;
-    for (std::size_t k = 0; k < t.size(); ++k) m = std::max(m, std::abs(t.data()[k]));
-    return m;
-}
-
 constexpr int none = -1;
 
 // Who sits next to each layer: the hidden layer its W_in reads (none: data) and, per W_out, the hidden

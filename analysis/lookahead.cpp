@@ -28,12 +28,6 @@ private:
     long step_;
 };
 
-double max_abs(const tensor& t) {
-    double m = 0.0;
-    for (double v : t) m = std::max(m, std::abs(v));
-    return m;
-}
-
 // Largest difference of the group's W_in rows and biases from its first unit's, relative to each tensor.
 double incoming_spread(const graph& g, const hidden_layer& layer, const std::vector<std::size_t>& units) {
     double spread = 0.0;

@@ -12,18 +12,6 @@ namespace symgrad {
 
 namespace {
 
-double max_abs(const tensor& t) {
-    double m = 0.0;
-    for (std::size_t k = 0; k < t.size(); ++k) m = std::max(m, std::abs(t.data()[k]));
-    return m;
-}
-
-bool all_zero(const tensor& t) {
-    for (std::size_t k = 0; k < t.size(); ++k)
-        if (t.data()[k] != 0.0) return false;
-    return true;
-}
-
 // "W1 (4x7) value" holding NaN/Inf: no verdict may be computed from it.
 void require_finite(const tensor& t, const std::string& what, const node& n) {
     if (auto k = first_non_finite(t)) {

@@ -15,21 +15,6 @@
 
 using namespace symgrad;
 
-namespace {
-
-double median_seconds(int repeats, const std::function<void()>& work) {
-    std::vector<double> t;
-    for (int r = 0; r < repeats; ++r) {
-        double start = bench::cpu_seconds();
-        work();
-        t.push_back(bench::cpu_seconds() - start);
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     std::size_t units = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2000;
     std::size_t lookahead = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 300;
@@ -41,16 +26,16 @@ int main(int argc, char** argv) {
         init_plan::parse(init).apply(net.g, 1);
         auto opt = make_optimizer("adam", 0.01);
         const auto params = net.g.parameters();
-        double step = median_seconds(11, [&] {
+        double step = bench::median_cpu_seconds(11, [&] {
             net.g.forward();
             net.g.backward(net.loss);
             opt->step(net.g, params);
         });
-        double analysis = median_seconds(5, [&] { analyze_symmetry(net.g, net.loss); });
+        double analysis = bench::median_cpu_seconds(5, [&] { analyze_symmetry(net.g, net.loss); });
         symmetry_options ahead;
         ahead.lookahead_optimizer = opt.get();
         ahead.lookahead_steps = lookahead;
-        double with_lookahead = median_seconds(1, [&] { analyze_symmetry(net.g, net.loss, ahead); });
+        double with_lookahead = bench::median_cpu_seconds(1, [&] { analyze_symmetry(net.g, net.loss, ahead); });
         std::printf("%-13s %zu units: training iteration %.2f ms, analysis %.2f ms (%.2f iterations), "
                     "analysis with a %zu-step lookahead %.0f ms (%.1f iterations)\n",
                     init, units, 1e3 * step, 1e3 * analysis, analysis / step, lookahead, 1e3 * with_lookahead,

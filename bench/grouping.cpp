@@ -64,18 +64,6 @@ layer_tensors make_layer(std::size_t units, const std::string& pattern, std::uin
     return L;
 }
 
-template <class F>
-double median_seconds(int repeats, F&& f) {
-    std::vector<double> times;
-    for (int r = 0; r < repeats; ++r) {
-        double start = bench::cpu_seconds();
-        f();
-        times.push_back(bench::cpu_seconds() - start);
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
-
 // The whole analysis (forward, backward, grouping, verdict) on a tanh layer of `units` random units.
 double time_full_analysis(std::size_t units, int repeats) {
     graph g;
@@ -100,7 +88,7 @@ double time_full_analysis(std::size_t units, int repeats) {
     for (std::size_t j = 0; j < samples; ++j) y(0, j) = double(j % 3 == 0);
     g.feed(Y, y);
     std::size_t width = 0;
-    double s = median_seconds(repeats, [&] { width = analyze_symmetry(g, J).layers.at(0).effective_width; });
+    double s = bench::median_cpu_seconds(repeats, [&] { width = analyze_symmetry(g, J).layers.at(0).effective_width; });
     if (width != units) std::fprintf(stderr, "unexpected effective width %zu of %zu\n", width, units);
     return s;
 }
@@ -122,7 +110,7 @@ int main(int argc, char** argv) {
         for (std::string pattern : {"distinct", "pairs", "identical"}) {
             auto L = make_layer(n, pattern, 42);
             std::size_t classes = 0;
-            double s = median_seconds(repeats, [&] { classes = group_units(n, L.slices).size(); });
+            double s = bench::median_cpu_seconds(repeats, [&] { classes = group_units(n, L.slices).size(); });
             std::printf("%9zu  %-9s  %8zu  %11.3f  %9.1f\n", n, pattern.c_str(), classes, s * 1e3, s * 1e9 / double(n));
         }
     }

@@ -1,6 +1,8 @@
 // Process CPU time for the benchmarks: one clock, so their cpu columns compare.
 #pragma once
+#include <algorithm>
 #include <ctime>
+#include <vector>
 
 namespace symgrad::bench {
 
@@ -10,6 +12,19 @@ inline double cpu_seconds() {
     timespec t{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// The median CPU time of `repeats` calls of f(): the median drops the runs another process disturbed.
+template <class F>
+double median_cpu_seconds(int repeats, F&& f) {
+    std::vector<double> times;
+    for (int r = 0; r < repeats; ++r) {
+        double start = cpu_seconds();
+        f();
+        times.push_back(cpu_seconds() - start);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
 }
 
 }  // namespace symgrad::bench

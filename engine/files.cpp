@@ -246,6 +246,28 @@ void output_batch::abandon() noexcept {
     created_directories_.clear();
 }
 
+namespace {
+
+// Writes every byte to fd (retrying interrupted and partial writes) and closes it; io_error names `path`.
+void write_all_and_close(int fd, const std::string& bytes, const std::string& path) {
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = errno;
+            ::close(fd);
+            throw io_error("cannot write '" + path + "': " + (n < 0 ? std::strerror(err) : "write failed (disk full?)"));
+        }
+        p += n;
+        left -= std::size_t(n);
+    }
+    if (::close(fd) != 0) throw io_error("cannot write '" + path + "': " + std::strerror(errno));
+}
+
+}  // namespace
+
 void output_batch::stage(entry& e) {
     fs::path dir = fs::path(e.path).has_parent_path() ? fs::path(e.path).parent_path() : fs::path(".");
     std::vector<fs::path> missing;
@@ -266,20 +288,7 @@ void output_batch::stage(entry& e) {
     e.temporary = tmp;
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) throw io_error("cannot write '" + e.path + "': " + std::strerror(errno));
-    const char* p = e.bytes.data();
-    std::size_t left = e.bytes.size();
-    while (left > 0) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = errno;
-            ::close(fd);
-            throw io_error("cannot write '" + e.path + "': " + (n < 0 ? std::strerror(err) : "write failed (disk full?)"));
-        }
-        p += n;
-        left -= std::size_t(n);
-    }
-    if (::close(fd) != 0) throw io_error("cannot write '" + e.path + "': " + std::strerror(errno));
+    write_all_and_close(fd, e.bytes, e.path);
 }
 
 namespace {
@@ -294,20 +303,7 @@ bool is_special(const std::string& path) {
 void write_through(const std::string& path, const std::string& bytes) {
     int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) throw io_error("cannot write '" + path + "': " + std::strerror(errno));
-    const char* p = bytes.data();
-    std::size_t left = bytes.size();
-    while (left > 0) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = errno;
-            ::close(fd);
-            throw io_error("cannot write '" + path + "': " + std::strerror(n < 0 ? err : EIO));
-        }
-        p += n;
-        left -= std::size_t(n);
-    }
-    ::close(fd);
+    write_all_and_close(fd, bytes, path);
 }
 
 }  // namespace

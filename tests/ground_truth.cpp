@@ -12,12 +12,6 @@ namespace symgrad::truth {
 
 namespace {
 
-double max_abs(const tensor& t) {
-    double m = 0.0;
-    for (double x : t) m = std::max(m, std::abs(x));
-    return m;
-}
-
 tensor zeros(std::size_t rows, std::size_t cols) {
     tensor t = tensor::from_shape({rows, cols});
     t.fill(0.0);

@@ -11,12 +11,6 @@ namespace symgrad::truth {
 
 namespace {
 
-double max_abs(const tensor& t) {
-    double m = 0.0;
-    for (double x : t) m = std::max(m, std::abs(x));
-    return m;
-}
-
 double relative(double diff, double scale) { return scale > 0.0 ? diff / scale : 0.0; }
 
 // Union-find over units that also carries each unit's sign relative to its root.

@@ -37,14 +37,19 @@ std::size_t parse_count(const std::string& flag, const std::string& text, bool a
     return std::size_t(v);
 }
 
-double parse_real(const std::string& flag, const std::string& text) {
-    std::size_t pos = 0;
-    double v = 0;
+// The number text starts with, and in `pos` where it ends (npos when it does not start with one).
+double leading_number(const std::string& text, std::size_t& pos) {
     try {
-        v = std::stod(text, &pos);
+        return std::stod(text, &pos);
     } catch (...) {
         pos = std::string::npos;
+        return 0.0;
     }
+}
+
+double parse_real(const std::string& flag, const std::string& text) {
+    std::size_t pos = 0;
+    double v = leading_number(text, pos);
     if (pos != text.size()) throw input_error("--" + flag + ": '" + text + "' is not a number");
     return v;
 }
@@ -53,12 +58,7 @@ double parse_real(const std::string& flag, const std::string& text) {
 // e.g. 8G or 500MB.
 double parse_bytes(const std::string& flag, const std::string& text) {
     std::size_t pos = 0;
-    double v = 0;
-    try {
-        v = std::stod(text, &pos);
-    } catch (...) {
-        pos = std::string::npos;
-    }
+    double v = leading_number(text, pos);
     std::string unit = pos == std::string::npos ? std::string("?") : text.substr(pos);
     for (auto& ch : unit) ch = char(std::toupper(static_cast<unsigned char>(ch)));
     static const std::pair<const char*, double> units[] = {
