@@ -310,6 +310,10 @@ void write_through(const std::string& path, const std::string& bytes) {
 
 void output_batch::commit() {
     try {
+        // A path that became special since it was checked (e.g. a symlink placed in a --save folder) is
+        // checked again, so write-through never follows a link into a user's regular file.
+        for (auto& e : entries_)
+            if (e.path != "-" && is_special(e.path)) check_output_path("output", e.path);
         for (auto& e : entries_)
             if (e.path != "-" && !is_special(e.path)) stage(e);
         for (auto& e : entries_)

@@ -670,7 +670,9 @@ void graph::forward() {
                           ": " + e.what());
     }
     auto& p = *im.current;
-    im.changed_after_forward = none;
+    // A pass that throws halfway leaves a mix of new and old values: backward must refuse it, so the pass
+    // counts as done, and a parameter write as seen, only once every node is computed.
+    im.forward_done = false;
     for (auto id : im.order) {
         auto& r = im.records[id];
         auto& n = p.nodes[id];
@@ -687,6 +689,7 @@ void graph::forward() {
         if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
         if (im.detect_anomaly) im.check_finite(v, r, "value", {});
     }
+    im.changed_after_forward = none;
     im.forward_done = true;
 }
 

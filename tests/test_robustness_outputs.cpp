@@ -223,6 +223,19 @@ TEST_CASE("symcheck's --save creates its directories only with the files, and re
     CHECK(entries(dir.path) == std::vector<std::string>{"p"});
 }
 
+TEST_CASE("a symbolic link placed among --save's files is refused and the file it points to is untouched",
+          "[robustness][outputs]") {
+    temp_dir dir("out-save-link");
+    write_text(dir / "victim.txt", "keep me\n");
+    fs::create_directory(dir.path / "p");
+    fs::create_symlink(dir.path / "victim.txt", dir.path / "p/W1.npy");
+    // Once, commit wrote the .npy bytes through the link, appending them to the user's file.
+    check_one_line_error(sh("SYMCHECK" + quick + "-q --save '" + dir / "p" + "'"), "symbolic link");
+    CHECK(slurp(dir.path / "victim.txt") == "keep me\n");
+    CHECK(fs::is_symlink(dir.path / "p/W1.npy"));
+    CHECK(entries(dir.path / "p") == std::vector<std::string>{"W1.npy"});
+}
+
 TEST_CASE("a stale temporary of a dead process is removed on the next write; a live one's is kept",
           "[robustness][outputs]") {
     temp_dir dir("out-stale");
