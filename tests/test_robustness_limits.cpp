@@ -158,7 +158,7 @@ TEST_CASE("a CSV over 8 MB shows its loading progress on a terminal and nothing 
         for (int k = 0; k < 1000000; ++k) out << k % 97 << "," << (k * 7) % 13 << "," << (k % 3 ? "x" : "z") << "," << k % 2 << "\n";
     }
     REQUIRE(std::filesystem::file_size(dir / "big.csv") > (8u << 20));
-    const std::string args = "--data '" + dir / "big.csv" + "' --hidden 2 --iterations 0 --init glorot";
+    const std::string args = "--data '" + dir / "big.csv" + "' --hidden 2 --iterations 0 --init glorot --lookahead 0";
     auto on_terminal = run_command("/usr/bin/script", "-qec \"'" + exe + "' " + args + "\" /dev/null");
     CHECK(on_terminal.out.find("loading " + dir / "big.csv" + ": 8 MB read") != std::string::npos);
     CHECK(on_terminal.out.find("building the data set done") != std::string::npos);
