@@ -248,43 +248,7 @@ TEST_CASE("a default-constructed node throws instead of crashing", "[engine][api
     CHECK_THROWS_WITH(tanh(n), Catch::Contains("null node"));
 }
 
-// --- 5. an op reading one operand twice ------------------------------------------------------------
-
-namespace {
-
-// out = x * y, whose backward writes operand 1's gradient first and reads out_grad after sending.
-class product_second_first final : public op {
-public:
-    std::string_view kind() const override { return "product_second_first"; }
-    std::size_t arity() const override { return 2; }
-    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
-    void forward(const forward_args& a) const override {
-        for (std::size_t k = 0; k < a.out->size(); ++k) a.out->data()[k] = a.in[0]->data()[k] * a.in[1]->data()[k];
-    }
-    void backward(const backward_args& a) const override {
-        const double *x = a.in[0]->data(), *y = a.in[1]->data(), *g = a.out_grad->data();
-        if (a.in_grad[1]) a.in_grad[1].send([&](std::size_t k) { return g[k] * x[k]; });
-        if (a.in_grad[0]) a.in_grad[0].send([&](std::size_t k) { return g[k] * y[k]; });
-    }
-};
-
-}  // namespace
-
-TEST_CASE("an intermediate read twice by one op, and by another op, gets every contribution",
-          "[engine][api][aliasing]") {
-    // L = sum(t * t) + sum(t), t = tanh(p): dL/dt = 2t + 1 whatever order the op writes its two sinks in.
-    graph g;
-    node p = g.parameter("P", {1, 3});
-    g.value(p) = tensor{{0.3, -1.2, 0.5}};
-    node t = tanh(p, "t");
-    node loss = add(sum(make_node(std::make_unique<product_second_first>(), {t, t}, "square")), sum(t), "loss");
-    g.forward();
-    g.backward(loss);
-    for (std::size_t k = 0; k < 3; ++k) {
-        double tk = std::tanh(g.value(p)(0, k));
-        CHECK(g.grad(p)(0, k) == Approx((2 * tk + 1) * (1 - tk * tk)).epsilon(1e-14));
-    }
-}
+// --- 5. an op reading one operand twice: tests/test_graph.cpp, beside the test double they share --------
 
 // --- 6. references ---------------------------------------------------------------------------------
 

@@ -336,3 +336,19 @@ TEST_CASE("an op reading one operand twice gets both contributions, whatever ord
     g.backward(loss);  // and the next pass starts from zero again
     CHECK(same_values(g.grad(p), tensor{{2, -4, 1}}));
 }
+
+TEST_CASE("an intermediate read twice by one op, and by another op, gets every contribution",
+          "[engine][api][aliasing]") {
+    // L = sum(t * t) + sum(t), t = tanh(p): dL/dt = 2t + 1 whatever order the op writes its two sinks in.
+    graph g;
+    node p = g.parameter("P", {1, 3});
+    g.value(p) = tensor{{0.3, -1.2, 0.5}};
+    node t = tanh(p, "t");
+    node loss = add(sum(make_node(std::make_unique<product_second_first>(), {t, t}, "square")), sum(t), "loss");
+    g.forward();
+    g.backward(loss);
+    for (std::size_t k = 0; k < 3; ++k) {
+        double tk = std::tanh(g.value(p)(0, k));
+        CHECK(g.grad(p)(0, k) == Approx((2 * tk + 1) * (1 - tk * tk)).epsilon(1e-14));
+    }
+}
