@@ -24,8 +24,6 @@ const char* to_string(activation a) {
     return "?";
 }
 
-namespace {
-
 node activate(activation a, node z, const std::string& name) {
     switch (a) {
         case activation::tanh: return tanh(z, name);
@@ -34,8 +32,6 @@ node activate(activation a, node z, const std::string& name) {
     }
     throw input_error("build_mlp: unknown activation");
 }
-
-}  // namespace
 
 mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
     if (spec.inputs == 0) throw input_error("build_mlp: the network needs at least one input feature, got 0");
@@ -61,16 +57,25 @@ mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
         m.b.push_back(b);
         previous = widths[l - 1];
         if (l == widths.size()) {
-            // The loss reads the logits, so dJ/dZ_L = (A_L - Y)/N even where the sigmoid rounds to 0 or 1
-            // (PyTorch's BCEWithLogitsLoss); A_L only reports the probabilities and is off the loss path.
             m.logits = Z;
-            m.output = sigmoid(Z, "A" + k);
-            m.loss = bce_with_logits(Z, m.Y, "J");
+            attach_loss(m);
         } else {
             A = activate(spec.hidden_activation, Z, "A" + k);
         }
     }
     return m;
+}
+
+void attach_loss(mlp& net) {
+    const shape2 logits = net.logits.shape();
+    if (logits.rows != 1)
+        throw input_error("attach_loss: a network with " + std::to_string(logits.rows) +
+                          " outputs needs a multi-class loss, not available yet");
+    if (!net.Y.valid()) net.Y = net.g.input("Y", {1, logits.cols});
+    // The loss reads the logits, so dJ/dZ_L = (A_L - Y)/N even where the sigmoid rounds to 0 or 1
+    // (PyTorch's BCEWithLogitsLoss); the output only reports the probabilities and is off the loss path.
+    net.output = sigmoid(net.logits, "A" + std::to_string(net.W.empty() ? 1 : net.W.size()));
+    net.loss = bce_with_logits(net.logits, net.Y, "J");
 }
 
 double accuracy(const tensor& probabilities, const tensor& labels) {

@@ -33,6 +33,13 @@ struct mlp {
 
 mlp build_mlp(const mlp_spec& spec, std::size_t samples);
 
+// Completes a network whose X and logits are set: adds Y (unless set), the loss and the output probabilities. One
+// logit row: Y is 1 x samples of 0/1 labels, the loss bce_with_logits, the output sigmoid(logits).
+void attach_loss(mlp& net);
+
+// The activation node of `a` on z (the layers of build_mlp and of networks read from weight files).
+node activate(activation a, node z, const std::string& name);
+
 // Cost and accuracy of a network on one data set.
 struct evaluation {
     double cost = 0.0;

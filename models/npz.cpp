@@ -1,0 +1,14 @@
+// .npz model files (numpy's zip of .npy). Scaffolding: replaced by the reader and writer.
+#include "engine/error.hpp"
+#include "models/model_formats.hpp"
+
+namespace symgrad::model_formats {
+
+model_file parse_npz(const std::string&, const std::string& source, const model_read_options&) {
+    throw input_error(source + ": reading .npz is not implemented yet");
+}
+std::string npz_bytes(const model_file& model) {
+    throw input_error(model.source + ": writing .npz is not implemented yet");
+}
+
+}  // namespace symgrad::model_formats
