@@ -9,12 +9,14 @@
 
 namespace symgrad {
 
-// Features x samples (the article's layout) and 1 x samples 0/1 labels.
+// Features x samples (the article's layout). Labels: with two classes Y is 1 x samples of 0/1 (class_names[1]
+// is the class coded 1); with k >= 3 classes Y is k x samples, one-hot (row c for class_names[c]).
 struct dataset {
     tensor X;
     tensor Y;
     std::vector<std::string> feature_names;  // one per row of X
     std::string label_name;
+    std::vector<std::string> class_names;    // the label's values in code order ("0", "1" for 0/1 labels)
     std::string source;  // "titanic (embedded)" or the file path
     std::vector<std::string> notes;     // what the loader decided on its own (columns left out, rows dropped)
     std::vector<std::string> warnings;  // what likely defeats the analysis (most rows dropped, a label leak)
