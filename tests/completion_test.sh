@@ -74,12 +74,14 @@ Output:
   --an-option-with-a-very-long-name arg
                             a description on the next line, kind: alpha | beta
   --compress arg            write the smaller model
+  --cache-dir DIR           keep intermediate results in DIR
   -h [ --help ]             show this help
 HELP
 EOF
 chmod +x "$work/stub/symcheck"
 PATH="$work/stub:$PATH"
-expect "symcheck --" "--an-option-with-a-very-long-name --color --compress --frobnicate --help"
+expect "symcheck --" "--an-option-with-a-very-long-name --cache-dir --color --compress --frobnicate --help"
+expect "symcheck --cache-dir rep" "reports"
 expect "symcheck --frobnicate rep" "report.json reports"
 expect "symcheck --compress rep" "report.json reports"
 expect "symcheck --color " "always auto never"
