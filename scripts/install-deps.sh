@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(g++ cmake make pkg-config libboost-graph-dev libboost-program-options-dev libxtensor-dev
           libxtensor-blas-dev libxsimd-dev libopenblas-dev catch2 nlohmann-json3-dev python3-numpy
-          libonnx-dev libprotobuf-dev zlib1g-dev python3-onnx)
+          libonnx-dev libprotobuf-dev zlib1g-dev python3-onnx help2man dpkg-dev)
 if [[ "${1:-}" == "--ci" ]]; then packages+=(clang libclang-rt-14-dev); fi
 
 missing=()

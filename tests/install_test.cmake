@@ -1,6 +1,7 @@
-# Install test: cmake --install this build into a fresh prefix, then configure, build and run
-# tests/consumer against it with find_package(symgrad). Run by ctest as: cmake -D... -P install_test.cmake
-foreach(var BUILD_DIR CONSUMER_DIR WORK_DIR)
+# Install test: cmake --install this build into a fresh prefix, check the installed symcheck (binary, man
+# page, bash completion), then configure, build and run tests/consumer against it with find_package(symgrad).
+# Run by ctest as: cmake -D... -P install_test.cmake
+foreach(var BUILD_DIR CONSUMER_DIR WORK_DIR VERSION TESTS_DIR MAN_PAGE)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "install_test.cmake: -D${var}=... is required")
   endif()
@@ -23,6 +24,8 @@ foreach(f include/symgrad/engine/graph.hpp include/symgrad/ops/ops.hpp include/s
     message(FATAL_ERROR "install test: ${f} was not installed")
   endif()
 endforeach()
+include("${TESTS_DIR}/installed_tool_checks.cmake")
+check_installed_symcheck("${prefix}" "${VERSION}" "${WORK_DIR}" "${TESTS_DIR}" "${MAN_PAGE}")
 run("configuring the consumer" ${CMAKE_COMMAND} -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build"
     -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}")
 run("building the consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
