@@ -323,10 +323,10 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
     experiment ex;
     ex.data = load_data(cfg);
     split_validation(cfg, ex);
+    ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;
-    ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
     check_fits_in_memory(cfg, ex.spec, ex.data.samples());
     warn_if_fewer_samples_than_parameters(ex);
 
