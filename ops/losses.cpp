@@ -104,6 +104,7 @@ class softmax_cross_entropy_op final : public op {
 public:
     std::string_view kind() const override { return op_kinds::softmax_cross_entropy; }
     std::size_t arity() const override { return 2; }
+    saved saves() const override { return saved::inputs; }
     shape2 output_shape(const std::array<operand_info, max_arity>& in) const override {
         if (in[0].shape != in[1].shape) throw_shape_error(kind(), in[0], &in[1], "needs equal shapes, got");
         return {1, 1};

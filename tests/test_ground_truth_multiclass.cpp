@@ -102,7 +102,8 @@ TEST_CASE("ground truth: the hand softmax pass's gradients match central differe
 TEST_CASE("ground truth: the engine's 3-class network trains with the hand trainer's costs to 1e-12",
           "[truth][trainer][multiclass]") {
     // The engine (BLAS, softmax_cross_entropy, its optimizer) and the hand loops share no code; on this
-    // stable run they differ by rounding only.
+    // stable run they differ by rounding only (measured: costs within 1.3e-15 relative, the trained
+    // parameters equal to the last bit on this machine).
     network_state start = three_class_network(0, true);
     std::vector<double> hand_costs, engine_costs;
     network_state hand = train(start, data().X, data().Y, settings_for("gd", 500), trainer_kind::hand, &hand_costs);
@@ -113,7 +114,7 @@ TEST_CASE("ground truth: the engine's 3-class network trains with the hand train
         CHECK(engine_costs[t] == Approx(hand_costs[t]).epsilon(1e-12));
     }
     CHECK(hand_costs.back() < 0.5 * hand_costs.front());  // it learned: not a comparison of two stuck runs
-    CHECK(max_relative_difference(hand, engine) < 1e-10);
+    CHECK(max_relative_difference(hand, engine) < 1e-12);
 }
 
 TEST_CASE("ground truth: a 3-class network from zeros keeps its hidden weights, and the analysis says frozen",

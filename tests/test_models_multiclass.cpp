@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "analysis/hidden_layers.hpp"
 #include "engine/error.hpp"
 #include "models/batches.hpp"
 #include "models/mlp.hpp"
@@ -29,6 +30,21 @@ TEST_CASE("build_mlp with three outputs reads k x m one-hot labels through softm
     CHECK(net.g.kind_name(net.output) == "softmax");
     CHECK(net.output.name() == "A2");
     CHECK(net.loss.name() == "J");
+}
+
+TEST_CASE("hidden-layer discovery finds every hidden layer of a network with a softmax head, not the output layer",
+          "[models][multiclass][analysis]") {
+    for (activation act : {activation::tanh, activation::sigmoid, activation::relu}) {
+        mlp net = build_mlp({4, {3, 5, 2}, act, 3}, 7);
+        auto layers = find_hidden_layers(net.g);
+        REQUIRE(layers.size() == 3);
+        for (std::size_t l = 0; l < 3; ++l) {
+            CHECK(layers[l].weights_in.name() == "W" + std::to_string(l + 1));
+            REQUIRE(layers[l].weights_out.size() == 1);
+            CHECK(layers[l].weights_out[0].name() == "W" + std::to_string(l + 2));
+        }
+        CHECK(layers[2].weights_out[0].shape() == shape2{3, 2});  // the k = 3 output units are the layer above
+    }
 }
 
 TEST_CASE("one output row keeps the binary head: bce_with_logits and sigmoid", "[models][multiclass]") {
