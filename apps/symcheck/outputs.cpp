@@ -9,6 +9,7 @@
 
 #include "analysis/report.hpp"
 #include "engine/text.hpp"
+#include "model_run.hpp"
 #include "options.hpp"
 #include "svg_plot.hpp"
 
@@ -94,15 +95,19 @@ std::string text_report(const config& cfg, const experiment& ex) {
         << " positive), " << ex.data.features() << " features\n";
     for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
     for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
-    out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
-        << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
-        << ", sigmoid output, binary cross-entropy\n" << validation_line(cfg, ex)
+    if (ex.model)
+        out << model_text(*ex.model);
+    else
+        out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
+            << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
+            << ", sigmoid output, binary cross-entropy\n";
+    out << validation_line(cfg, ex)
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
         << " iterations" << batch_words(cfg) << ", seed " << cfg.seed << "\n\n";
 
     // The comparison table.
     std::vector<std::string> heads{"init", "verdict", "effective width", "cost at start", "cost after training"};
-    bool two_w = ex.spec.hidden.size() >= 1;
+    bool two_w = ex.spec.hidden.size() >= 1 && !ex.model;  // W1/W2 are build_mlp's names
     if (two_w) {
         heads.push_back("W1 moved");
         heads.push_back("W2 moved");
@@ -190,6 +195,7 @@ std::string json_report(const config& cfg, const experiment& ex) {
         runs.push_back(run);
     }
     j["runs"] = runs;
+    if (ex.model) add_model_json(cfg, *ex.model, j);
     return j.dump(2) + "\n";
 }
 
