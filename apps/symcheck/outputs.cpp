@@ -160,8 +160,8 @@ std::string json_report(const config& cfg, const experiment& ex) {
     if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
     if (!ex.data.warnings.empty()) j["data"]["warnings"] = ex.data.warnings;
     j["model"] = {{"inputs", ex.spec.inputs},
-                  {"hidden", cfg.hidden},
-                  {"activation", to_string(cfg.hidden_activation)},
+                  {"hidden", ex.model ? ex.spec.hidden : cfg.hidden},  // --model: the file's widths
+                  {"activation", to_string(ex.spec.hidden_activation)},
                   {"output", "sigmoid"},
                   {"loss", "bce_with_logits"}};
     j["training"] = {{"optimizer", cfg.optimizer},
