@@ -18,6 +18,9 @@ std::string safetensors_bytes(const model_file& model);
 model_file parse_onnx(const std::string& bytes, const std::string& source, const model_read_options& options);
 std::string onnx_bytes(const model_file& model);
 mlp build_onnx_network(const model_file& model, std::size_t samples);
+// The same up to the logits: X and logits set (W and b too when the graph is a plain dense chain), no Y,
+// loss or output yet. What build_onnx_network completes with attach_loss.
+mlp build_onnx_logits(const model_file& model, std::size_t samples);
 
 // What .npz and .safetensors share (models/weight_names.cpp): PyTorch state_dict names and the layer order.
 // One array of a weight file as its reader decoded it: values in the file's layout (a 1-D array of n as
