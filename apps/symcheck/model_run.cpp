@@ -140,6 +140,7 @@ void attach_model(const config& cfg, experiment& ex) {
     ex.spec.hidden.clear();
     for (const auto& layer : find_hidden_layers(probe.g)) ex.spec.hidden.push_back(layer.units());
     ex.spec.hidden_activation = m->file.hidden_activation;
+    ex.spec.outputs = m->outputs;
     ex.model = std::move(m);
 }
 
