@@ -174,7 +174,7 @@ int run_without_data(const config& cfg, bool text) {
     }
     if (m.compressed) batch.add(cfg.compress_path, m.compressed_bytes);
     batch.commit();
-    if (text) std::cout << model_text(m) << to_text(*m.weights);
+    if (text) std::cout << model_text(m) << to_text(*m.weights) << compression_text(m);
     return status;
 }
 
@@ -184,7 +184,12 @@ std::string model_text(const model_outcome& m) {
         << "), " << count_words(m.inputs, "input", "inputs") << ", " << count_words(m.outputs, "output", "outputs") << ", "
         << parameter_count(m.file) << " parameters\n";
     for (const auto& n : m.file.notes) out << "model: " << n << "\n";
-    if (!m.compressed) return out.str();
+    return out.str();
+}
+
+std::string compression_text(const model_outcome& m) {
+    if (!m.compressed) return "";
+    std::ostringstream out;
     out << to_text(*m.compressed) << "  outputs checked on " << m.checked_on << ": largest relative difference "
         << scientific(m.difference) << " (limit " << scientific(compress_check_tolerance) << ", in double)\n";
     if (m.stored_difference)

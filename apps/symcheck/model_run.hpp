@@ -51,7 +51,8 @@ void compress_after_run(const config& cfg, experiment& ex);
 int run_without_data(const config& cfg, bool text);
 
 // The lines and JSON members --model adds to the report of a run with data.
-std::string model_text(const model_outcome& model);
+std::string model_text(const model_outcome& model);        // the file: format, inputs, outputs, reader's notes
+std::string compression_text(const model_outcome& model);  // --compress: counts, classes, the check; "" without
 void add_model_json(const config& cfg, const model_outcome& model, nlohmann::json& report);
 
 }  // namespace symgrad::symcheck

@@ -171,6 +171,7 @@ std::string text_report(const config& cfg, const experiment& ex) {
         if (r.final.verdict != r.initial.verdict)
             out << "(as initialised, before training, the verdict was " << to_string(r.initial.verdict) << ")\n";
     }
+    if (ex.model) out << "\n" << compression_text(*ex.model);
     return out.str();
 }
 
