@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -187,4 +188,52 @@ TEST_CASE("symcheck --compress whose check fails exits 3 and writes nothing", "[
     CHECK(r.err.find("--compress: the compressed model's outputs differ") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir / "small.npz"));
     CHECK_FALSE(std::filesystem::exists(dir / "r.json"));
+}
+
+TEST_CASE("symcheck --model refuses data whose classes the model's outputs cannot give", "[symcheck][model][files]") {
+    temp_dir dir("classes");
+    {
+        std::ofstream csv(dir / "three.csv");
+        csv << "a,b,c,d,e,f,kind\n";
+        for (int i = 0; i < 9; ++i) csv << i << ",1,0,1,0," << i % 2 << "," << (i % 3 == 0 ? "x" : i % 3 == 1 ? "y" : "z") << "\n";
+    }
+    auto r = run_command(exe, "--model '" + saved_model(dir, constant_network(), "m.npz") + "' --data '" + dir / "three.csv" + "'");
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find("gives 1 output but --data") != std::string::npos);
+    CHECK(r.err.find("has 3 classes, which need 3 outputs") != std::string::npos);
+}
+
+TEST_CASE("an ONNX model with copied and mirrored units compresses to one unit, read back with the same outputs",
+          "[symcheck][model][files]") {
+    const std::string fixtures = std::string(SYMGRAD_SOURCE_DIR) + "/tests/fixtures/models/onnx/";
+    model_file m = read_model(fixtures + "torch_gemm_f32.onnx");  // 3 -> 4 tanh -> 1, float32, as torch exports
+    tensor& W = m.parameters.at("0.weight");
+    tensor& b = m.parameters.at("0.bias");
+    tensor& V = m.parameters.at("2.weight");
+    for (std::size_t i = 1; i < 4; ++i) {  // units 1, 2 copy unit 0; unit 3 is its mirror (-w, -b, -v)
+        const double s = i == 3 ? -1.0 : 1.0;
+        for (std::size_t k = 0; k < 3; ++k) W(i, k) = s * W(0, k);
+        b(i, 0) = s * b(0, 0);
+        V(0, i) = s * V(0, 0);
+    }
+    temp_dir dir("onnx");
+    write_model(m, dir / "tied.onnx");
+    auto r = run_command(exe, "--model '" + dir / "tied.onnx" + "' --quiet --compress '" + dir / "small.onnx" +
+                                  "' --json '" + dir / "r.json" + "'");
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
+    json j = json::parse(slurp(dir / "r.json"));
+    CHECK(j["weight_analysis"]["layers"][0]["mirrored"] == json::parse("[[0, 1, 2, 3]]"));
+    CHECK(j["compress"]["parameters_before"] == 12 + 4 + 4 + 1);
+    CHECK(j["compress"]["parameters_after"] == 3 + 1 + 1 + 1);
+    // The written file read back; both outputs by the test's own forward pass (4 v sums exactly in float32).
+    model_file small = read_model(dir / "small.onnx");
+    for (model_file* f : {&m, &small}) {
+        f->layers = {{"0.weight", "0.bias"}, {"2.weight", "2.bias"}};
+        f->hidden_activation = activation::tanh;
+    }
+    tensor X = load_npy(fixtures + "torch_gemm_f32.x.npy");  // features x samples
+    CHECK(small.parameters.at("0.weight").shape()[0] == 1);
+    CHECK(relative_difference(hand_logits(m, X), hand_logits(small, X)) <= 1e-12);
 }
