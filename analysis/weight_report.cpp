@@ -44,7 +44,9 @@ std::string to_text(const weight_report& r) {
         << r.parameters_compressed << " after compression; units compared " << tolerance_words(r.exact, r.relative_tolerance)
         << "\n";
     for (const auto& l : r.layers) layer_facts_text(out, l);
-    if (r.layers.empty()) out << "No hidden layer found.\n";
+    if (r.layers.empty())
+        out << "No hidden layer found: one is act(W x + b) with act tanh, sigmoid or relu, whose output feeds only "
+               "W_out A (a scale or another op between them hides it).\n";
     for (const auto& n : r.notes) out << "note: " << n << "\n";
     out << "Not decided without data (give --data FILE):\n";
     for (const auto& u : undecided_without_data()) out << "  - " << u << "\n";
