@@ -237,3 +237,23 @@ TEST_CASE("an ONNX model with copied and mirrored units compresses to one unit, 
     CHECK(small.parameters.at("0.weight").shape()[0] == 1);
     CHECK(relative_difference(hand_logits(m, X), hand_logits(small, X)) <= 1e-12);
 }
+
+TEST_CASE("symcheck --model --iterations N trains the file's state further and compresses the trained state",
+          "[symcheck][model][files]") {
+    network_state s = constant_network();
+    temp_dir dir("further");
+    auto r = run_command(exe, "--model '" + saved_model(dir, s, "m.npz") + "' --data titanic --iterations 5 --quiet --compress '" +
+                                  dir / "small.npz" + "' --json '" + dir / "r.json" + "'");
+    CHECK(r.status == 1);
+    json j = json::parse(slurp(dir / "r.json"));
+    CHECK(j["training"]["iterations"] == 5);
+    CHECK(j["runs"][0]["verdict"] == "symmetric");
+    // The same 5 steps (gd, symcheck's default learning rate 0.01) by the test's hand trainer.
+    dataset d = titanic();
+    network_state trained = truth::train(s, d.X, d.Y, {"gd", 0.01, 5}, truth::trainer_kind::hand);
+    REQUIRE(trained.layers[0].W(0, 0) != s.layers[0].W(0, 0));
+    model_file small = read_model(dir / "small.npz");
+    for (std::size_t k = 0; k < 6; ++k)
+        CHECK(small.parameters.at("0.weight")(0, k) == Approx(trained.layers[0].W(0, k)).epsilon(1e-12));
+    CHECK(small.parameters.at("2.weight")(0, 0) == Approx(4 * trained.layers[1].W(0, 0)).epsilon(1e-12));
+}
