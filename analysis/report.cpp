@@ -6,6 +6,13 @@
 
 namespace symgrad {
 
+std::string unit_list(const std::vector<std::size_t>& units, std::size_t limit) {
+    std::string s = "{";
+    for (std::size_t i = 0; i < units.size() && i < limit; ++i) s += (i ? ", " : "") + std::to_string(units[i]);
+    if (units.size() > limit) s += ", ... (" + std::to_string(units.size()) + " units)";
+    return s + "}";
+}
+
 namespace {
 
 std::string join(const std::vector<std::string>& names, const std::string& empty = "none") {
@@ -13,13 +20,6 @@ std::string join(const std::vector<std::string>& names, const std::string& empty
     std::string s;
     for (std::size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
     return s;
-}
-
-std::string unit_list(const std::vector<std::size_t>& units, std::size_t limit = 16) {
-    std::string s = "{";
-    for (std::size_t i = 0; i < units.size() && i < limit; ++i) s += (i ? ", " : "") + std::to_string(units[i]);
-    if (units.size() > limit) s += ", ... (" + std::to_string(units.size()) + " units)";
-    return s + "}";
 }
 
 std::string plural(std::size_t n, const std::string& one, const std::string& many) { return n == 1 ? one : many; }

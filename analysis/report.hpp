@@ -1,5 +1,6 @@
 // The report in words: renders a symmetry_report's reasons into the text symcheck prints and into JSON.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,9 @@ namespace symgrad {
 
 // The reasons as sentences, joined by one space (what the report shows after "why:" and "fix:").
 std::string to_words(const std::vector<reason>& reasons);
+
+// "{0, 2, 5}", cut after `limit` units with the count ("{0, 1, ... (40 units)}").
+std::string unit_list(const std::vector<std::size_t>& units, std::size_t limit = 16);
 
 // A readable multi-line report (what symcheck prints).
 std::string to_text(const symmetry_report& report);

@@ -37,13 +37,22 @@ inline const char* run_csv(const std::uint8_t* data, std::size_t size) {
         return std::string(e.what()).empty() ? "an error with an empty message" : nullptr;
     }
     if (d.X.dimension() != 2 || d.Y.dimension() != 2) return "X or Y is not a matrix";
-    if (d.Y.shape()[0] != 1 || d.X.shape()[1] != d.Y.shape()[1]) return "X and Y disagree on the sample count";
+    // models/data.hpp: one row of 0/1 for up to two classes, k one-hot rows for k >= 3.
+    const std::size_t k = d.class_names.size();
+    if (k == 0) return "no class names";
+    if (d.Y.shape()[0] != (k >= 3 ? k : 1)) return "Y's rows do not match the class count";
+    if (d.X.shape()[1] != d.Y.shape()[1]) return "X and Y disagree on the sample count";
     if (d.samples() == 0 || d.features() == 0) return "a data set with no samples or no features";
     if (d.feature_names.size() != d.features()) return "not one feature name per row of X";
     for (double v : d.X)
         if (!std::isfinite(v)) return "a non-finite feature value";
     for (double v : d.Y)
         if (v != 0.0 && v != 1.0) return "a label other than 0 or 1";
+    for (std::size_t j = 0; k >= 3 && j < d.samples(); ++j) {
+        double ones = 0.0;
+        for (std::size_t c = 0; c < k; ++c) ones += d.Y(c, j);
+        if (ones != 1.0) return "a one-hot label column without exactly one 1";
+    }
     return nullptr;
 }
 

@@ -428,24 +428,92 @@ std::size_t choose_columns(const csv_table& t, const csv_options& options, std::
     return label;
 }
 
-// Every data row's label, 0 or 1, or NaN for a missing one under the drop policy (its row is dropped with a
-// note); a missing label under another policy, or any other value, is an error: labels are never imputed.
-std::vector<double> read_labels(const csv_table& t, std::size_t label, missing_policy policy) {
-    std::vector<double> y(t.rows());
+// The label's classes (docs/data.md): numbers that are all 0 or 1 keep those codes ("0", "1"); otherwise the
+// distinct values are the classes, numbers in numeric order when every filled label is a number (named by their
+// first spelling), else text in byte order. Fed one filled cell at a time, so the loader need not hold them.
+class label_classes {
+public:
+    explicit label_classes(std::size_t max_classes) : max_(max_classes) {}
+    // Records one filled label; false when it is a new value beyond the max_classes-th.
+    bool add(std::string_view s) {
+        auto it = spellings_.find(s);
+        if (it != spellings_.end()) return true;
+        if (spellings_.size() == max_) return false;
+        spellings_.emplace(std::string(s));
+        double v = 0.0;
+        std::string_view t = trim(s);
+        if (!looks_numeric(t) || !parse_number(t, v))
+            numeric_ = false;
+        else
+            numbers_.emplace(v, std::string(t));  // keeps the first spelling of a value
+        return true;
+    }
+    // Fixes the code order once every label was added.
+    void finish() {
+        names_.clear();
+        if (numeric_ && std::all_of(numbers_.begin(), numbers_.end(), [](const auto& n) { return n.first == 0.0 || n.first == 1.0; })) {
+            names_ = {"0", "1"};
+            zero_one_ = true;
+            return;
+        }
+        if (numeric_)
+            for (const auto& n : numbers_) names_.push_back(n.second);
+        else
+            names_.assign(spellings_.begin(), spellings_.end());
+        std::size_t c = 0;
+        if (numeric_)
+            for (const auto& n : numbers_) number_code_.emplace(n.first, c++);
+        else
+            for (const auto& name : names_) text_code_.emplace(name, c++);
+    }
+    // The code of a filled label that add() saw.
+    std::size_t code(std::string_view s) const {
+        if (!numeric_) return text_code_.find(s)->second;
+        double v = 0.0;
+        parse_number(trim(s), v);
+        return zero_one_ ? std::size_t(v) : number_code_.find(v)->second;
+    }
+    const std::vector<std::string>& names() const { return names_; }
+    bool zero_one() const { return zero_one_; }
+    // "label 'species': 3 classes Adelie=0, Chinstrap=1, Gentoo=2" (the first 20 of many).
+    std::string note(const std::string& label) const {
+        std::string s = "label '" + label + "': " + std::to_string(names_.size()) + " class" +
+                        (names_.size() == 1 ? "" : "es") + " ";
+        for (std::size_t c = 0; c < names_.size() && c < 20; ++c) s += (c ? ", " : "") + names_[c] + "=" + std::to_string(c);
+        return names_.size() > 20 ? s + " and " + std::to_string(names_.size() - 20) + " more" : s;
+    }
+
+private:
+    std::size_t max_;
+    bool numeric_ = true, zero_one_ = false;
+    std::set<std::string, std::less<>> spellings_;
+    std::map<double, std::string> numbers_;
+    std::vector<std::string> names_;
+    std::map<double, std::size_t> number_code_;
+    std::map<std::string, std::size_t, std::less<>> text_code_;
+};
+
+// Every data row's class code, or NaN for a missing label under the drop policy (its row is dropped with a
+// note); a missing label under another policy is an error (labels are never imputed), and so is a label with
+// more than max_classes distinct values (a measurement, not a class). Sets d.class_names and notes the mapping.
+std::vector<double> read_labels(const csv_table& t, std::size_t label, const csv_options& options, dataset& d) {
+    label_classes classes(options.max_classes);
     for (std::size_t r = 1; r <= t.rows(); ++r) {
         std::string_view s = t.text(r, label);
-        if (is_missing(s) && policy == missing_policy::drop_row) {
-            y[r - 1] = std::numeric_limits<double>::quiet_NaN();
-            continue;
-        }
-        if (is_missing(s))
+        if (is_missing(s) && options.missing != missing_policy::drop_row)
             throw input_error(t.place(r, label) + ": missing label " + shown(s) +
                               "; labels are never imputed or dropped silently: remove or fill the row");
-        double v = 0.0;
-        if (!looks_numeric(trim(s)) || !parse_number(trim(s), v) || (v != 0.0 && v != 1.0))
-            throw input_error(t.place(r, label) + ": label must be 0 or 1, got " + shown(s));
-        y[r - 1] = v;
+        if (!is_missing(s) && !classes.add(s))
+            throw input_error(t.place(r, label) + ": label " + shown(s) + " is one distinct value more than the " +
+                              std::to_string(options.max_classes) +
+                              " classes allowed (max_classes): is the column a measurement? choose another label");
     }
+    classes.finish();
+    d.class_names = classes.names();
+    if (!classes.zero_one()) d.notes.push_back(classes.note(d.label_name));
+    std::vector<double> y(t.rows(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t r = 1; r <= t.rows(); ++r)
+        if (!is_missing(t.text(r, label))) y[r - 1] = double(classes.code(t.text(r, label)));
     return y;
 }
 
@@ -685,38 +753,59 @@ void check_features(const feature_rows& features, const std::string& path, datas
     }
 }
 
-// A feature whose values separate the two classes completely (every 1 above every 0, or below) predicts the
-// label perfectly: usually the label in other words (seaborn's 'alive' next to 'survived'). One warning per
-// source column. At least 5 samples of each class: in fewer, any varying feature separates them by chance.
+// A feature whose values separate the classes completely (each class's values in an interval of its own, e.g.
+// every 1 above every 0) predicts the label perfectly: usually the label in other words (seaborn's 'alive' next
+// to 'survived'). One warning per source column. At least 5 samples of every class present: in fewer, any
+// varying feature separates them by chance.
 void warn_label_leaks(const feature_rows& features, const std::vector<std::string>& source_column,
-                      const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
-    std::size_t ones = std::size_t(std::count_if(kept.begin(), kept.end(), [&](std::size_t r) { return y[r] == 1.0; }));
-    if (ones < 5 || kept.size() - ones < 5) return;
+                      const std::vector<std::size_t>& codes, dataset& d) {
+    std::vector<std::size_t> count(d.class_names.size(), 0);
+    for (std::size_t c : codes) ++count[c];
+    std::size_t present = 0;
+    for (std::size_t n : count) {
+        if (n > 0 && n < 5) return;
+        present += n > 0;
+    }
+    if (present < 2) return;
     std::set<std::string> warned;
     for (std::size_t f = 0; f < features.size(); ++f) {
-        double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+        std::vector<std::pair<double, double>> range(count.size(), {INFINITY, -INFINITY});  // (lo, hi) per class
         const double* row = features.data(f);
-        for (std::size_t j = 0; j < kept.size(); ++j) {
-            int cls = y[kept[j]] == 1.0;
-            lo[cls] = std::min(lo[cls], row[j]);
-            hi[cls] = std::max(hi[cls], row[j]);
+        for (std::size_t j = 0; j < codes.size(); ++j) {
+            range[codes[j]].first = std::min(range[codes[j]].first, row[j]);
+            range[codes[j]].second = std::max(range[codes[j]].second, row[j]);
         }
-        if (!(hi[0] < lo[1] || hi[1] < lo[0]) || !warned.insert(source_column[f]).second) continue;
+        range.erase(std::remove_if(range.begin(), range.end(), [](const auto& r) { return r.first > r.second; }), range.end());
+        std::sort(range.begin(), range.end());
+        bool separated = true;
+        for (std::size_t c = 1; c < range.size(); ++c) separated = separated && range[c - 1].second < range[c].first;
+        if (!separated || !warned.insert(source_column[f]).second) continue;
         d.warnings.push_back("feature '" + d.feature_names[f] + "' predicts the label '" + d.label_name +
-                             "' perfectly in all " + std::to_string(kept.size()) +
+                             "' perfectly in all " + std::to_string(codes.size()) +
                              " samples: it is probably the label in other words; leave it out with --ignore " +
                              source_column[f]);
     }
 }
 
 // Labels of a single class leave nothing to separate.
-void warn_single_class(const std::vector<double>& y, const std::vector<std::size_t>& kept, dataset& d) {
-    std::size_t ones = 0;
-    for (std::size_t r : kept) ones += y[r] == 1.0;
-    if (ones != 0 && ones != kept.size()) return;
-    d.warnings.push_back("every one of the " + std::to_string(kept.size()) + " samples has label " +
-                         (ones ? "1" : "0") + " in '" + d.label_name +
+void warn_single_class(const std::vector<std::size_t>& codes, dataset& d) {
+    if (std::any_of(codes.begin(), codes.end(), [&](std::size_t c) { return c != codes[0]; })) return;
+    d.warnings.push_back("every one of the " + std::to_string(codes.size()) + " samples has label " +
+                         d.class_names[codes[0]] + " in '" + d.label_name +
                          "': there is nothing to learn; check the label column (--label)");
+}
+
+// Y from the kept rows' class codes: 1 x samples of codes for up to two classes, k x samples one-hot for more.
+tensor label_matrix(const std::vector<std::size_t>& codes, std::size_t classes) {
+    tensor Y = tensor::from_shape({classes >= 3 ? classes : 1, codes.size()});
+    Y.fill(0.0);
+    for (std::size_t j = 0; j < codes.size(); ++j) {
+        if (classes >= 3)
+            Y(codes[j], j) = 1.0;
+        else
+            Y(0, j) = double(codes[j]);
+    }
+    return Y;
 }
 
 dataset parse_table(std::string text, const std::string& path, const csv_options& options,
@@ -731,7 +820,7 @@ dataset parse_table(std::string text, const std::string& path, const csv_options
     d.rows_read = table.rows();
     for (std::size_t k = 0; k < used.size(); ++k)
         if (!used[k] && k != label) d.notes.push_back("left out column '" + table.names[k] + "' as asked (ignore)");
-    const std::vector<double> y = read_labels(table, label, options.missing);
+    const std::vector<double> y = read_labels(table, label, options, d);
     std::vector<column_info> columns = feature_columns(table, used, options, d);
     const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
 
@@ -750,8 +839,10 @@ dataset parse_table(std::string text, const std::string& path, const csv_options
         std::vector<std::uint32_t>().swap(c.codes);
     }
     check_features(features, path, d);
-    warn_single_class(y, kept, d);
-    warn_label_leaks(features, source_column, y, kept, d);
+    std::vector<std::size_t> codes(kept.size());
+    for (std::size_t j = 0; j < kept.size(); ++j) codes[j] = std::size_t(y[kept[j]]);
+    warn_single_class(codes, d);
+    warn_label_leaks(features, source_column, codes, d);
     for (std::size_t f = 0; f < features.size(); ++f) {
         double* row = features.data(f);
         if (options.standardize) {
@@ -762,8 +853,7 @@ dataset parse_table(std::string text, const std::string& path, const csv_options
             throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
     }
     d.X = std::move(features.X);
-    d.Y = tensor::from_shape({1, kept.size()});
-    for (std::size_t j = 0; j < kept.size(); ++j) d.Y(0, j) = y[kept[j]];
+    d.Y = label_matrix(codes, d.class_names.size());
     return d;
 }
 

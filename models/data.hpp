@@ -44,14 +44,18 @@ struct csv_options {
     // numeric columns named "...id" holding distinct integers (PassengerId). docs/data.md has the rule.
     bool drop_identifiers = true;
     std::size_t max_categories = 20;
+    // A label with more distinct values is refused: a measurement (a price, an age), not a class.
+    std::size_t max_classes = 100;
     std::size_t max_input_bytes = std::size_t(4) << 30;  // a larger file or stream is refused
     bool progress = false;  // show loading progress on stderr when it is a terminal and the file is large
 };
 
 // Reads a header row then records: numeric columns as numbers, text columns one-hot encoded
-// ("<column>_<value>", values in sorted order); empty, NA and NaN cells are missing. Handles quoted
-// fields with commas and doubled quotes, CRLF, a UTF-8 BOM. Throws input_error naming file, line and
-// column for a ragged row, a non-0/1 label, no data rows, an unknown column, an unterminated quote.
+// ("<column>_<value>", values in sorted order); empty, NA and NaN cells are missing. Labels: 0/1 numbers
+// as they are, else the distinct values are the classes (numbers in numeric order, text in byte order;
+// class_names and a note give the mapping). Handles quoted fields with commas and doubled quotes, CRLF, a
+// UTF-8 BOM. Throws input_error naming file, line and column for a ragged row, a label with more than
+// max_classes values, no data rows, an unknown column, an unterminated quote.
 // Column names (label, ignore) match exactly, else case-insensitively. Every rule: docs/data.md.
 dataset load_csv(const std::string& path, const csv_options& options = {});
 // The same on text already in memory (the fuzz target's entry point); `source` names it in messages.

@@ -1,4 +1,6 @@
-// Tensors as numpy .npy files: written by xtensor's xnpy, read by a validating parser of our own.
+// Tensors as numpy .npy files: written by xtensor's xnpy, read by a validating parser of our own; the
+// same parser, with float32 allowed, reads the members of .npz model files.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -15,23 +17,21 @@
 #include "engine/files.hpp"
 #include "engine/error.hpp"
 #include "models/data.hpp"
+#include "models/model_formats.hpp"
 
 namespace symgrad {
 
 namespace {
 
-// What a validated header says; data_offset is where the float64 values start.
+// What a validated header says; data_offset is where the values start.
 struct npy_header {
     std::vector<std::size_t> shape;
     bool big_endian = false;
+    std::size_t item_size = 8;
     std::size_t data_offset = 0;
 };
 
-std::string shape_text(const std::vector<std::size_t>& shape) {  // numpy's spelling: (3,) (2, 3)
-    std::string s = "(";
-    for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
-    return s + (shape.size() == 1 ? ",)" : ")");
-}
+using model_formats::shape_text;
 
 // A small reader for the header's Python dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }
 class header_parser {
@@ -131,8 +131,8 @@ private:
 };
 
 
-// Checks magic, version, header length, dtype, order, rank and that the data is exactly the right size.
-npy_header validate(const std::string& path, const std::string& bytes) {
+// Checks magic, version and header length and parses the header's dict; the layout is checked by check_layout.
+npy_header read_header(const std::string& path, const std::string& bytes, std::string& descr, bool& fortran) {
     static const char magic[] = "\x93NUMPY";
     if (bytes.size() < 8 || bytes.compare(0, 6, magic, 6) != 0)
         throw input_error(path + ": not a .npy file (" +
@@ -152,20 +152,29 @@ npy_header validate(const std::string& path, const std::string& bytes) {
     if (bytes.size() - header_start < header_length)
         throw input_error(path + ": truncated .npy file (the header says " + std::to_string(header_length) +
                           " bytes, the file has " + std::to_string(bytes.size() - header_start) + " after it starts)");
-
-    std::string descr;
-    bool fortran = false;
     npy_header h;
+    fortran = false;
     header_parser(path, bytes.substr(header_start, header_length)).parse(descr, fortran, h.shape);
-    if (descr != "<f8" && descr != ">f8")
-        throw input_error(path + ": dtype '" + descr + "' is not float64 ('<f8'); save with a.astype(numpy.float64)");
+    h.data_offset = header_start + header_length;
+    return h;
+}
+
+// Checks dtype (float64, or also float32 for model files), order, rank and that the data is exactly the
+// right size; sets h.big_endian and h.item_size.
+void check_layout(const std::string& path, const std::string& bytes, const std::string& descr, bool fortran,
+                  npy_header& h, bool float32_too) {
+    bool f8 = descr == "<f8" || descr == ">f8", f4 = float32_too && (descr == "<f4" || descr == ">f4");
+    if (!f8 && !f4)
+        throw input_error(path + ": dtype '" + descr + "' is not " +
+                          (float32_too ? std::string("float32 or float64 ('<f4' or '<f8'); weights must be floating-point")
+                                       : std::string("float64 ('<f8'); save with a.astype(numpy.float64)")));
     if (fortran && h.shape.size() > 1)
         throw input_error(path + ": array is in Fortran order; save numpy.ascontiguousarray(a) instead");
     if (h.shape.size() != 1 && h.shape.size() != 2)
         throw input_error(path + ": array of shape " + shape_text(h.shape) + " has " + std::to_string(h.shape.size()) +
                           " dimensions; expected 1 or 2");
     h.big_endian = descr[0] == '>';
-    h.data_offset = header_start + header_length;
+    h.item_size = f4 ? 4 : 8;
 
     std::size_t count = 1;
     for (std::size_t dim : h.shape) {
@@ -173,11 +182,18 @@ npy_header validate(const std::string& path, const std::string& bytes) {
             throw input_error(path + ": shape " + shape_text(h.shape) + " is too large");
         count *= dim;
     }
-    std::size_t have = bytes.size() - h.data_offset;
-    if (have != count * 8)
-        throw input_error(path + ": " + std::string(have < count * 8 ? "truncated" : "trailing bytes in") +
-                          " .npy file: shape " + shape_text(h.shape) + " needs " + std::to_string(count * 8) +
+    std::size_t have = bytes.size() - h.data_offset, need = count * h.item_size;
+    if (have != need)
+        throw input_error(path + ": " + std::string(have < need ? "truncated" : "trailing bytes in") +
+                          " .npy file: shape " + shape_text(h.shape) + " needs " + std::to_string(need) +
                           " data bytes, the file has " + std::to_string(have));
+}
+
+npy_header validate(const std::string& path, const std::string& bytes) {
+    std::string descr;
+    bool fortran = false;
+    npy_header h = read_header(path, bytes, descr, fortran);
+    check_layout(path, bytes, descr, fortran, h, false);
     return h;
 }
 
@@ -186,6 +202,15 @@ bool host_is_big_endian() {
     unsigned char first = 0;
     std::memcpy(&first, &probe, 1);
     return first == 0;
+}
+
+// The values of a validated file as (rows x cols); a 1-D array of n is (n x 1) unless as_row.
+tensor decode(const std::string& bytes, const npy_header& h, bool as_row) {
+    std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
+    if (h.shape.size() == 1 && as_row) std::swap(rows, cols);
+    tensor t = tensor::from_shape({rows, cols});
+    model_formats::decode_floats(bytes.data() + h.data_offset, t.size(), h.item_size, h.big_endian, t.data());
+    return t;
 }
 
 // Reads and checks a file; a 1-D array of length n comes back as (n x 1) unless as_row.
@@ -198,17 +223,8 @@ tensor read_npy(const std::string& path, std::vector<std::size_t>& file_shape, b
     std::string bytes = in_memory ? *in_memory : read_whole_file(path, "a .npy file");
     npy_header h = validate(path, bytes);
     file_shape = h.shape;
-    std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
-    if (h.shape.size() == 1 && as_row) std::swap(rows, cols);
-    tensor t = tensor::from_shape({rows, cols});
-    bool swap = h.big_endian != host_is_big_endian();
-    for (std::size_t k = 0; k < t.size(); ++k) {
-        unsigned char raw[8];
-        std::memcpy(raw, bytes.data() + h.data_offset + 8 * k, 8);
-        if (swap)
-            for (int b = 0; b < 4; ++b) std::swap(raw[b], raw[7 - b]);
-        std::memcpy(t.data() + k, raw, 8);
-    }
+    tensor t = decode(bytes, h, as_row);
+    std::size_t cols = t.shape()[1];
     if (auto k = first_non_finite(t))
         throw input_error(path + ": element " + std::to_string(*k) + " (row " + std::to_string(*k / cols) + ", column " +
                           std::to_string(*k % cols) + ") is " + (std::isnan(t.data()[*k]) ? "NaN" : "infinite"));
@@ -281,5 +297,80 @@ void load_parameters(graph& g, const std::string& directory) {
     std::size_t k = 0;
     for (node p : g.parameters()) g.value(p) = values[k++];
 }
+
+namespace model_formats {
+
+std::string shape_text(const std::vector<std::size_t>& shape) {  // numpy's spelling: (3,) (2, 3)
+    std::string s = "(";
+    for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+void decode_floats(const char* bytes, std::size_t count, std::size_t item_size, bool big_endian, double* out) {
+    const bool swap = big_endian != host_is_big_endian();
+    for (std::size_t k = 0; k < count; ++k) {
+        unsigned char raw[8];
+        std::memcpy(raw, bytes + item_size * k, item_size);
+        if (swap) std::reverse(raw, raw + item_size);
+        if (item_size == 4) {
+            float f;
+            std::memcpy(&f, raw, 4);
+            out[k] = double(f);  // exact: every float is a double
+        } else {
+            std::memcpy(out + k, raw, 8);
+        }
+    }
+}
+
+void append_floats(std::string& out, const tensor& values, std::size_t item_size, const std::string& what) {
+    const bool swap = host_is_big_endian();
+    for (std::size_t k = 0; k < values.size(); ++k) {
+        unsigned char raw[8];
+        double v = values.data()[k];
+        if (item_size == 4) {
+            if (std::isfinite(v) && std::abs(v) > double(std::numeric_limits<float>::max()))
+                throw input_error(what + ": element " + std::to_string(k) + " (" + std::to_string(v) +
+                                  ") is beyond float32's range and cannot be stored as float32");
+            float f = static_cast<float>(v);
+            std::memcpy(raw, &f, 4);
+        } else {
+            std::memcpy(raw, &v, 8);
+        }
+        if (swap) std::reverse(raw, raw + item_size);
+        out.append(reinterpret_cast<const char*>(raw), item_size);
+    }
+}
+
+npy_member_header read_npy_member_header(const std::string& bytes, const std::string& where) {
+    npy_member_header m;
+    npy_header h = read_header(where, bytes, m.descr, m.fortran_order);
+    m.shape = h.shape;
+    m.data_offset = h.data_offset;
+    return m;
+}
+
+tensor read_npy_member(const std::string& bytes, const std::string& where, const npy_member_header& m) {
+    npy_header h;
+    h.shape = m.shape;
+    h.data_offset = m.data_offset;
+    check_layout(where, bytes, m.descr, m.fortran_order, h, true);
+    return decode(bytes, h, false);
+}
+
+std::string npy_member_bytes(const weight_array& array, const std::string& what) {
+    const bool f4 = array.dtype == "float32";
+    std::string dict = std::string("{'descr': '") + (f4 ? "<f4" : "<f8") + "', 'fortran_order': False, 'shape': " +
+                       shape_text(array.shape) + ", }";
+    while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';  // numpy aligns the data to 64 bytes
+    dict += '\n';
+    std::string out = std::string("\x93NUMPY\x01\x00", 8);
+    out += char(dict.size() & 0xff);
+    out += char((dict.size() >> 8) & 0xff);
+    out += dict;
+    append_floats(out, array.values, f4 ? 4 : 8, what);
+    return out;
+}
+
+}  // namespace model_formats
 
 }  // namespace symgrad

@@ -34,6 +34,7 @@ dataset titanic() {
     dataset d;
     d.feature_names = {"class_1st", "class_2nd", "class_3rd", "class_crew", "sex_male", "age_adult"};
     d.label_name = "survived";
+    d.class_names = {"0", "1"};
     d.source = "titanic (embedded)";
     d.X = tensor::from_shape({d.feature_names.size(), people});
     d.Y = tensor::from_shape({1, people});

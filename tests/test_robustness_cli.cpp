@@ -68,6 +68,13 @@ std::string doubles(std::size_t n, double value) {
     return s;
 }
 
+// A CSV whose label column holds n distinct values (0.5, 1.5, ...): a measurement, not classes.
+std::string many_labels(int n) {
+    std::string csv = "x,survived\n";
+    for (int i = 0; i < n; ++i) csv += std::to_string(i) + "," + std::to_string(i) + ".5\n";
+    return csv;
+}
+
 // A directory with valid W1 (4x6), b1 (4x1), W2 (1x4), b2 (1x1) for the titanic model with 4 hidden units.
 void write_valid_parameters(const std::string& dir) {
     std::filesystem::create_directories(dir);
@@ -98,9 +105,13 @@ TEST_CASE("symcheck refuses every malformed CSV with exit 2 and one line naming 
          {"overflow.csv:3:1 (x)", "'1e309'", "overflows"}},
         {"Inf text in a numeric column", csv("inf.csv", "x,survived\n1,0\n-inf,1\n"),
          {"inf.csv:3:1 (x)", "infinite value '-inf'"}},
-        {"a label 2", csv("label2.csv", "x,survived\n1,0\n2,2\n"), {"label2.csv:3:2 (survived)", "0 or 1", "'2'"}},
-        {"a label 0.5", csv("label05.csv", "x,survived\n1,0.5\n"), {"label05.csv:2:2 (survived)", "'0.5'"}},
-        {"a text label", csv("labelyes.csv", "x,survived\n1,yes\n"), {"labelyes.csv:2:2", "'yes'"}},
+        // Labels other than 0/1 are classes since issue 12; a label with more values than classes is refused.
+        {"a label with 101 distinct values", csv("label101.csv", many_labels(101)),
+         {"label101.csv:102:2 (survived)", "'100.5'", "max_classes"}},
+        {"a missing label (error policy)", csv("labelerr.csv", "x,survived\n1,0\n2,NA\n") + " --missing error",
+         {"labelerr.csv:3:2 (survived)", "missing label 'NA'"}},
+        {"a label missing in every row", csv("labelnone.csv", "x,survived\n1,\n2,NA\n"),
+         {"labelnone.csv", "every one of the 2 rows"}},
         {"a missing label (mean policy; drop drops the row)", csv("labelna.csv", "x,survived\n1,0\n2,\n") + " --missing mean",
          {"labelna.csv:3:2", "missing label"}},
         {"an unterminated quote", csv("quote.csv", "name,survived\n1,0\n\"Smith, J,1\n2,1\n"),
@@ -113,8 +124,8 @@ TEST_CASE("symcheck refuses every malformed CSV with exit 2 and one line naming 
         {"an empty column name", csv("noname.csv", "x,,survived\n1,2,0\n"), {"noname.csv:1:2", "empty column name"}},
         {"a missing cell with --missing error", csv("na.csv", "x,survived\n1,0\nNaN,1\n") + " --missing error",
          {"na.csv:3:1 (x)", "missing value 'NaN'"}},
-        {"a cell holding a line break, quoted back", csv("newline.csv", "x,survived\n1,\"0\n1\"\n"),
-         {"newline.csv:2:2", "label must be 0 or 1", "\\n"}},
+        {"a cell holding a line break, quoted back", csv("newline.csv", "\"a\nb\",\"A\nB\",survived\n1,2,0\n"),
+         {"newline.csv:1:2", "duplicate column", "\\n"}},
         {"a directory given as the data file", "--data " + shell_quoted(dir.path.string()), {"is a directory"}},
         {"a file that does not exist", "--data " + shell_quoted(dir / "nope.csv"), {"nope.csv", "cannot open"}},
     };

@@ -17,6 +17,7 @@
 #include "models/batches.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
+#include "model_run.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
@@ -169,14 +170,14 @@ void warn_if_fewer_samples_than_parameters(experiment& ex) {
 
 // One run's network: built, fed, initialised (or loaded) and watched by anomaly detection.
 mlp prepare_network(const config& cfg, const experiment& ex, const init_run& init) {
-    mlp net = build_mlp(ex.spec, ex.data.samples());
+    mlp net = ex.model ? model_network(*ex.model, ex.data.samples()) : build_mlp(ex.spec, ex.data.samples());
     net.g.feed(net.X, ex.data.X);
     net.g.feed(net.Y, ex.data.Y);
     net.g.set_detect_anomaly(cfg.detect_anomaly);
     net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
     if (!cfg.load_dir.empty())
         load_parameters(net.g, cfg.load_dir);
-    else
+    else if (!ex.model)
         init.plan.apply(net.g, cfg.seed);
     return net;
 }
@@ -301,6 +302,8 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     }
     if (cfg.reports_accuracy()) evaluate_run(ex, net, run);
     if (!cfg.save_dir.empty()) run.saved_files = parameter_files(net.g);  // written with the other outputs
+    if (ex.model)
+        for (auto p : params) run.final_parameters[p.name()] = net.g.value(p);
     return run;
 }
 
@@ -327,6 +330,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;
+    if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
     check_fits_in_memory(cfg, ex.spec, ex.data.samples());
     warn_if_fewer_samples_than_parameters(ex);
 

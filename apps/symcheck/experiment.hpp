@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,10 @@ struct run_result {
     // With cfg.reports_accuracy(): the trained network on the whole training set and on the held-out part.
     std::optional<evaluation> on_training, on_validation;
     std::vector<std::pair<std::string, std::string>> saved_files;  // --save: (file name, .npy bytes)
+    std::map<std::string, tensor> final_parameters;  // --model: the analysed state, by parameter name
 };
+
+struct model_outcome;  // model_run.hpp: the user's --model
 
 struct experiment {
     dataset data;                       // what the network trains on (without the held-out part)
@@ -40,6 +44,7 @@ struct experiment {
     mlp_spec spec;
     std::vector<run_result> runs;
     std::string dot;  // the model graph (same for every run)
+    std::shared_ptr<model_outcome> model;  // --model: the file, its shape and --compress's outcome
     symmetry_verdict verdict() const;  // worst over runs
 };
 

@@ -9,6 +9,7 @@
 #include "engine/files.hpp"
 #include "engine/error.hpp"
 #include "experiment.hpp"
+#include "model_run.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
 
@@ -25,7 +26,8 @@ constexpr int exit_internal = 3;
 // no two may name the same file (a character device such as /dev/null may take several).
 void check_outputs(const config& cfg) {
     const std::pair<const char*, const std::string*> outputs[] = {
-        {"--json", &cfg.json_path}, {"--trace", &cfg.trace_path}, {"--svg", &cfg.svg_path}, {"--dot", &cfg.dot_path}};
+        {"--json", &cfg.json_path}, {"--trace", &cfg.trace_path}, {"--svg", &cfg.svg_path}, {"--dot", &cfg.dot_path},
+        {"--compress", &cfg.compress_path}};
     std::map<std::string, std::string> seen;  // resolved path -> flag
     for (const auto& [flag, path] : outputs) {
         if (path->empty()) continue;
@@ -64,6 +66,7 @@ void write_outputs(const config& cfg, const experiment& ex) {
     for (const auto& r : ex.runs)
         for (const auto& [name, bytes] : r.saved_files)
             batch.add((fs::path(save_directory(cfg, r.init)) / name).string(), bytes);
+    if (ex.model && !ex.model->compressed_bytes.empty()) batch.add(cfg.compress_path, ex.model->compressed_bytes);
     batch.commit();
 }
 
@@ -92,7 +95,9 @@ int run(int argc, const char* const* argv) {
     const config& cfg = p.cfg;
     check_outputs(cfg);
     bool text = !cfg.quiet && !writes_to_stdout(cfg);
+    if (!cfg.model_path.empty() && !cfg.has_data()) return run_without_data(cfg, text);
     experiment ex = run_experiment(cfg, text ? &std::cout : nullptr);
+    compress_after_run(cfg, ex);
     write_outputs(cfg, ex);
     if (text) std::cout << text_report(cfg, ex);
     return exit_status(ex);
@@ -104,6 +109,9 @@ int main(int argc, char** argv) {
     symgrad::remove_temporaries_on_signal("symcheck");
     try {
         return run(argc, argv);
+    } catch (const symgrad::symcheck::compress_check_failed& e) {
+        std::cerr << "symcheck: error: " << one_line(e.what()) << "\n";
+        return exit_internal;
     } catch (const symgrad::error& e) {
         std::cerr << "symcheck: error: " << one_line(e.what()) << "\n";
         return exit_bad_input;

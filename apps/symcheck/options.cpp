@@ -11,6 +11,7 @@
 #include "analysis/symmetry.hpp"
 #include "engine/error.hpp"
 #include "engine/text.hpp"
+#include "models/model_file.hpp"
 #include "models/optim.hpp"
 
 namespace po = boost::program_options;
@@ -88,9 +89,18 @@ po::options_description describe_options() {
          "refuse a CSV (file or stream) larger than this, e.g. 500M or 8G (default: 4GiB)");
     po::options_description model("Model");
     model.add_options()
+        ("model", po::value<std::string>(),
+         "analyse your own trained or initialised network: FILE.onnx, FILE.npz or FILE.safetensors (PyTorch "
+         "state_dict names); without --data only its weights are analysed (docs/symcheck.md, docs/pytorch.md)")
+        ("layer-order", po::value<std::string>(),
+         "with a .npz/.safetensors --model: the layer prefixes in order, comma-separated (e.g. fc1,fc2 or 0,2), "
+         "when the names alone do not order them")
+        ("compress", po::value<std::string>(),
+         "with --model: write the equivalent smaller model (tied units merged, dead and unused units removed) "
+         "to FILE, in the format of --model")
         ("hidden", po::value<std::string>()->default_value("4"),
          "hidden layer widths, comma-separated (e.g. 64,32); 'none' for logistic regression")
-        ("activation", po::value<std::string>()->default_value("tanh"), "hidden activation: tanh, sigmoid or relu")
+        ("activation", po::value<std::string>()->default_value("tanh"), "hidden activation: tanh, sigmoid or relu (also of a .npz/.safetensors --model, which holds none)")
         ("max-memory", po::value<std::string>(),
          "refuse a run whose estimated memory exceeds this, e.g. 2G (default: the memory available now)");
     po::options_description init("Initialisation (one run per --init)");
@@ -107,7 +117,7 @@ po::options_description describe_options() {
         ("lr", po::value<std::string>()->default_value("0.01"), "learning rate, a positive finite number")
         ("iterations", po::value<std::string>()->default_value("3000"),
          "training iterations, one update each (on the full batch, or one mini-batch with --batch-size); "
-         "0 analyses the initial state only")
+         "0 analyses the initial state only. With --model the default is 0 (the file's state)")
         ("seed", po::value<std::string>()->default_value("1"), "seed of every random initialiser")
         ("batch-size", po::value<std::string>(),
          "samples per mini-batch: each iteration is one update on one batch, the samples reshuffled every "
@@ -194,7 +204,48 @@ void read_model(const po::variables_map& vm, config& c) {
     if (vm.count("max-memory")) c.max_memory_bytes = parse_bytes("max-memory", vm["max-memory"].as<std::string>());
 }
 
+// --model, --layer-order, --compress (issue 12): the user's network replaces --hidden and --init.
+void read_model_file(const po::variables_map& vm, config& c) {
+    if (!vm.count("model")) {
+        for (const char* flag : {"layer-order", "compress"})
+            if (vm.count(flag)) throw input_error(std::string("--") + flag + ": applies to --model FILE only");
+        return;
+    }
+    c.model_path = vm["model"].as<std::string>();
+    model_format format = model_format::npz;
+    try {
+        format = model_format_of(c.model_path);
+    } catch (const input_error& e) {
+        throw input_error(std::string("--model: ") + e.what());
+    }
+    if (!vm["hidden"].defaulted())
+        throw input_error("--hidden and --model exclude each other: the model file gives the layer widths");
+    if (!vm["data"].defaulted() && c.data.empty()) throw input_error("--data: must be 'titanic' or a CSV path");
+    if (vm["data"].defaulted()) c.data.clear();  // no data: the weight-only analysis
+    if (vm.count("layer-order"))
+        for (auto& prefix : split(vm["layer-order"].as<std::string>(), ','))
+            if (!prefix.empty()) c.layer_order.push_back(prefix);
+    if (!vm.count("compress")) return;
+    c.compress_path = vm["compress"].as<std::string>();
+    if (c.compress_path.empty()) throw input_error("--compress: needs a file name");
+    bool same = false;
+    try {
+        same = model_format_of(c.compress_path) == format;
+    } catch (const input_error&) {
+    }
+    if (!same)
+        throw input_error("--compress: '" + c.compress_path + "' must end in ." + to_string(format) + ", the format of --model '" +
+                          c.model_path + "' (the compressed model is written in the input's format)");
+}
+
 void read_initializers(const po::variables_map& vm, config& c) {
+    if (!c.model_path.empty()) {
+        for (const char* flag : {"init", "load"})
+            if (vm.count(flag))
+                throw input_error(std::string("--") + flag + " and --model exclude each other: the model file's parameters are the state analysed");
+        c.inits.push_back({"model " + c.model_path, init_plan{}});
+        return;
+    }
     if (vm.count("load") && vm.count("init")) throw input_error("--load and --init exclude each other");
     if (vm.count("load")) {
         c.load_dir = vm["load"].as<std::string>();
@@ -216,6 +267,9 @@ void read_training(const po::variables_map& vm, config& c) {
         throw input_error(std::string("--optimizer: ") + e.what());
     }
     c.iterations = parse_count("iterations", vm["iterations"].as<std::string>(), true);
+    if (!c.model_path.empty() && vm["iterations"].defaulted()) c.iterations = 0;  // the file's state, untrained
+    if (!c.model_path.empty() && !c.has_data() && !vm["iterations"].defaulted())
+        throw input_error("--iterations with --model needs --data: without data nothing can be trained");
     std::string seed = vm["seed"].as<std::string>();
     if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos)
         throw input_error("--seed: '" + seed + "' is not a whole number >= 0");
@@ -265,6 +319,10 @@ void read_outputs(const po::variables_map& vm, config& c) {
     c.print_weights = parse_count("print-weights", vm["print-weights"].as<std::string>(), true);
     c.quiet = vm["quiet"].as<bool>();
     c.csv.progress = !c.quiet;
+    if (!c.model_path.empty() && !c.has_data())
+        for (const char* flag : {"trace", "svg", "dot", "save", "validation", "batch-size"})
+            if (vm.count(flag))
+                throw input_error(std::string("--") + flag + " with --model needs --data: without data there is no run");
 }
 
 }  // namespace
@@ -288,6 +346,7 @@ parsed parse_command_line(int argc, const char* const* argv) {
     // In the order --help lists the groups, so the first bad flag reported is the same on every run.
     read_data(vm, result.cfg);
     read_model(vm, result.cfg);
+    read_model_file(vm, result.cfg);
     read_initializers(vm, result.cfg);
     read_training(vm, result.cfg);
     read_batches(vm, result.cfg);

@@ -26,7 +26,11 @@ struct config {
     // Limits: the largest input read, and the memory a run may use (empty: the memory available now).
     std::size_t max_input_bytes = std::size_t(4) << 30;
     std::optional<double> max_memory_bytes;
-    // Model.
+    // Model. With --model: the user's file (its state is analysed; empty data means --data was not given
+    // and only the weights are analysed), the layer order for weight files, and where --compress writes.
+    std::string model_path;
+    std::vector<std::string> layer_order;
+    std::string compress_path;
     std::vector<std::size_t> hidden{4};
     activation hidden_activation = activation::tanh;
     // Initialisation: one run per entry; or parameters loaded from a directory of .npy files.
@@ -56,6 +60,7 @@ struct config {
     // Accuracy is reported (text and JSON) when mini-batches or a validation split are asked for; without
     // them the outputs stay as they were.
     bool reports_accuracy() const { return batch_size != 0 || validation.has_value(); }
+    bool has_data() const { return !data.empty(); }
 };
 
 // What parse() found: run with a config, or print help/version and exit 0.

@@ -9,6 +9,7 @@
 
 #include "analysis/report.hpp"
 #include "engine/text.hpp"
+#include "model_run.hpp"
 #include "options.hpp"
 #include "svg_plot.hpp"
 
@@ -120,15 +121,19 @@ std::string text_report(const config& cfg, const experiment& ex) {
         << ex.data.features() << " features\n";
     for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
     for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
-    out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
-        << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
-        << head_words(ex.data) << validation_line(cfg, ex)
+    if (ex.model)
+        out << model_text(*ex.model);
+    else
+        out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
+            << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
+            << head_words(ex.data);
+    out << validation_line(cfg, ex)
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
         << " iterations" << batch_words(cfg) << ", seed " << cfg.seed << "\n\n";
 
     // The comparison table.
     std::vector<std::string> heads{"init", "verdict", "effective width", "cost at start", "cost after training"};
-    bool two_w = ex.spec.hidden.size() >= 1;
+    bool two_w = ex.spec.hidden.size() >= 1 && !ex.model;  // W1/W2 are build_mlp's names
     if (two_w) {
         heads.push_back("W1 moved");
         heads.push_back("W2 moved");
@@ -166,6 +171,7 @@ std::string text_report(const config& cfg, const experiment& ex) {
         if (r.final.verdict != r.initial.verdict)
             out << "(as initialised, before training, the verdict was " << to_string(r.initial.verdict) << ")\n";
     }
+    if (ex.model) out << "\n" << compression_text(*ex.model);
     return out.str();
 }
 
@@ -186,8 +192,8 @@ std::string json_report(const config& cfg, const experiment& ex) {
     if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
     if (!ex.data.warnings.empty()) j["data"]["warnings"] = ex.data.warnings;
     j["model"] = {{"inputs", ex.spec.inputs},
-                  {"hidden", cfg.hidden},
-                  {"activation", to_string(cfg.hidden_activation)},
+                  {"hidden", ex.model ? ex.spec.hidden : cfg.hidden},  // --model: the file's widths
+                  {"activation", to_string(ex.spec.hidden_activation)},
                   {"output", "sigmoid"},
                   {"loss", "bce_with_logits"}};
     if (multiclass(ex.data)) {
@@ -226,6 +232,7 @@ std::string json_report(const config& cfg, const experiment& ex) {
         runs.push_back(run);
     }
     j["runs"] = runs;
+    if (ex.model) add_model_json(cfg, *ex.model, j);
     return j.dump(2) + "\n";
 }
 
