@@ -127,8 +127,9 @@ std::map<std::string, bool> numeric_initializers(const onnx::GraphProto& g, cons
             auto [it, fresh] = transposed.emplace(n.input(i), t);
             if (fresh) first_user[n.input(i)] = node_label(n);
             else if (it->second != t)
-                throw input_error(source + ": initializer '" + n.input(i) + "' is used as stored by one node and transposed by the other (" +
-                                  first_user[n.input(i)] + ", " + node_label(n) + "); symgrad holds one layout per parameter");
+                throw input_error(source + ": initializer '" + n.input(i) + "' is used " + (t ? "as stored" : "transposed") + " by " +
+                                  first_user[n.input(i)] + " and " + (t ? "transposed" : "as stored") + " by " + node_label(n) +
+                                  "; symgrad holds one layout per parameter");
         };
         const std::string& op = n.op_type();
         if (op == "MatMul" || op == "Add" || op == "Sub" || op == "Mul") use(0, true), use(1, true);

@@ -329,6 +329,11 @@ TEST_CASE("every bad ONNX file is refused with one line naming the place", "[mod
         {"bad_weight_3d.onnx", ": initializer 'W3d': has 3 dimensions (4, 3, 1); symcheck reads weights and biases of at most 2"},
         {"bad_float16.onnx", ": initializer 'W16': data type FLOAT16; symcheck reads FLOAT (float32) and DOUBLE "
                              "(float64) tensors"},
+        {"bad_nan_initializer.onnx", ": initializer 'Wnan': element 5 is not finite"},
+        {"bad_shared_layouts.onnx", ": initializer 'S' is used transposed by node 'by_matmul' (MatMul) and as stored by "
+                                    "node 'by_gemm' (Gemm); symgrad holds one layout per parameter"},
+        {"bad_softmax_one_output.onnx", ": node 'one_class' (Softmax): on a single output is always 1; symcheck reads "
+                                        "Softmax on 2 or more outputs"},
         {"bad_external_outside.onnx", ": initializer 'W1' (external data): location '../outside.weights' is not a "
                                       "file inside the model's directory"},
         {"bad_external_past_end.onnx", ": initializer 'W1' (external data): offset 16 + length 48 is past the end of "
