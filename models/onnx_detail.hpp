@@ -48,8 +48,8 @@ double float_attribute(const onnx::NodeProto& n, const std::string& name, double
 // The graph's data input: the one input that is not an initializer (parse_onnx checked there is one).
 const onnx::ValueInfoProto& data_input(const onnx::GraphProto& g);
 
-// The number of samples a file's graph is checked with: its input's fixed batch size (up to 4096), since a
-// batch-sized constant operand fits only that one, or 1.
+// The number of samples a file's graph is checked with: its input's fixed batch size (up to 4096 and 2^24
+// input values), since a batch-sized constant operand fits only that one, or 1.
 std::size_t check_samples(const onnx::GraphProto& g);
 
 // The feature count of every tensor of the graph built from model.parameters (ONNX name -> features), the

@@ -1,5 +1,6 @@
 // ONNX graphs to engine graphs. ONNX tensors are batch-major (batch x features), symgrad's are features x
 // samples, so every tensor is held transposed: Y = X·B + C is built as Yᵀ = Bᵀ·Xᵀ + Cᵀ (docs/onnx.md).
+#include <cmath>
 #include <deque>
 #include <map>
 #include <set>
@@ -55,6 +56,11 @@ private:
         throw input_error(model_.source + ": " + node_label(n) + ": " + what);
     }
     const std::string& input_name(const onnx::NodeProto& n, int i) const;
+    double finite_attribute(const onnx::NodeProto& n, const std::string& name, double fallback) const {
+        const double v = float_attribute(n, name, fallback);
+        if (!std::isfinite(v)) fail(n, name + " is not a finite number");
+        return v;
+    }
     bool computed_here(const std::string& name) const { return tensors_.count(name) != 0; }
     node computed(const onnx::NodeProto& n, int i, bool head_allowed = false);
     node operand(const onnx::NodeProto& n, int i, bool transposed = true);
@@ -180,7 +186,7 @@ void onnx_lowering::define(const onnx::NodeProto& n, node v, bool headed) {
 // Y = alpha·A·op(B) + beta·C; alpha and beta other than 1 become scale nodes. transA=1 would put the batch
 // on the other axis, which a dense network never does.
 void onnx_lowering::gemm(const onnx::NodeProto& n) {
-    const double alpha = float_attribute(n, "alpha", 1.0), beta = float_attribute(n, "beta", 1.0);
+    const double alpha = finite_attribute(n, "alpha", 1.0), beta = finite_attribute(n, "beta", 1.0);
     if (int_attribute(n, "transA", 0) != 0)
         fail(n, "transA=1 multiplies across the batch; symcheck reads Gemm with transA=0 on a (batch, features) input");
     node a = computed(n, 0);
@@ -221,7 +227,7 @@ void onnx_lowering::activation(const onnx::NodeProto& n) {
     if (op == "Tanh") define(n, tanh(x, out));
     else if (op == "Sigmoid") define(n, sigmoid(x, out));
     else if (op == "Relu") define(n, relu(x, out));
-    else define(n, leaky_relu(x, float_attribute(n, "alpha", 0.01), out));
+    else define(n, leaky_relu(x, finite_attribute(n, "alpha", 0.01), out));
 }
 
 // The file's own output head is dropped: its input becomes the logits, and attach_loss adds symcheck's.

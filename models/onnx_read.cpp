@@ -32,7 +32,7 @@ std::shared_ptr<onnx::ModelProto> parse_proto(const std::string& bytes, const st
 }
 
 // Far beyond a dense network symcheck can analyse; keeps a corrupt dimension from allocating gigabytes.
-constexpr std::int64_t max_features = std::int64_t(1) << 24;
+constexpr std::int64_t max_features = std::int64_t(1) << 20;
 
 std::string shape_text(const onnx::TensorShapeProto& shape) {
     std::string s = "(";
@@ -177,7 +177,9 @@ namespace onnx_detail {
 
 std::size_t check_samples(const onnx::GraphProto& g) {
     const auto& batch = data_input(g).type().tensor_type().shape().dim(0);
-    const bool fixed = batch.has_dim_value() && batch.dim_value() > 0 && batch.dim_value() <= 4096;
+    const std::int64_t features = data_input(g).type().tensor_type().shape().dim(1).dim_value();
+    const bool fixed = batch.has_dim_value() && batch.dim_value() > 0 && batch.dim_value() <= 4096 &&
+                       batch.dim_value() * features <= (std::int64_t(1) << 24);  // X stays under 128 MiB
     return fixed ? std::size_t(batch.dim_value()) : 1;
 }
 
