@@ -39,12 +39,13 @@ mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
     for (std::size_t l = 0; l < spec.hidden.size(); ++l)
         if (spec.hidden[l] == 0)
             throw input_error("build_mlp: hidden layer " + std::to_string(l + 1) + " has width 0");
+    if (spec.outputs == 0) throw input_error("build_mlp: the network needs at least one output row, got 0");
 
     mlp m;
     m.X = m.g.input("X", {spec.inputs, samples});
-    m.Y = m.g.input("Y", {1, samples});
+    m.Y = m.g.input("Y", {spec.outputs, samples});
     std::vector<std::size_t> widths = spec.hidden;
-    widths.push_back(1);
+    widths.push_back(spec.outputs);
     node A = m.X;
     std::size_t previous = spec.inputs;
     for (std::size_t l = 1; l <= widths.size(); ++l) {
@@ -68,24 +69,61 @@ mlp build_mlp(const mlp_spec& spec, std::size_t samples) {
 
 void attach_loss(mlp& net) {
     const shape2 logits = net.logits.shape();
-    if (logits.rows != 1)
-        throw input_error("attach_loss: a network with " + std::to_string(logits.rows) +
-                          " outputs needs a multi-class loss, not available yet");
-    if (!net.Y.valid()) net.Y = net.g.input("Y", {1, logits.cols});
-    // The loss reads the logits, so dJ/dZ_L = (A_L - Y)/N even where the sigmoid rounds to 0 or 1
-    // (PyTorch's BCEWithLogitsLoss); the output only reports the probabilities and is off the loss path.
-    net.output = sigmoid(net.logits, "A" + std::to_string(net.W.empty() ? 1 : net.W.size()));
-    net.loss = bce_with_logits(net.logits, net.Y, "J");
+    if (!net.Y.valid()) net.Y = net.g.input("Y", logits);
+    if (net.Y.shape() != logits)
+        throw input_error("attach_loss: labels Y " + to_string(net.Y.shape()) + " do not fit logits " +
+                          net.logits.name() + " " + to_string(logits));
+    // The loss reads the logits, so dJ/dZ_L = (A_L - Y)/N even where the output rounds to 0 or 1
+    // (PyTorch's BCEWithLogitsLoss and CrossEntropyLoss); the output only reports the probabilities and is
+    // off the loss path.
+    const std::string output = "A" + std::to_string(net.W.empty() ? 1 : net.W.size());
+    if (logits.rows == 1) {
+        net.output = sigmoid(net.logits, output);
+        net.loss = bce_with_logits(net.logits, net.Y, "J");
+    } else {
+        net.output = softmax(net.logits, output);
+        net.loss = softmax_cross_entropy(net.logits, net.Y, "J");
+    }
 }
+
+tensor labels_for_head(const tensor& Y, std::size_t outputs) {
+    if (Y.shape()[0] == outputs) return Y;
+    if (Y.shape()[0] != 1 || outputs != 2)
+        throw input_error("labels: a head of " + std::to_string(outputs) + " output rows cannot read labels " +
+                          to_string(shape_of(Y)) + " (needs " + to_string({outputs, Y.shape()[1]}) + ")");
+    tensor two = tensor::from_shape({2, Y.shape()[1]});
+    for (std::size_t j = 0; j < Y.shape()[1]; ++j) {
+        two(0, j) = 1.0 - Y(0, j);
+        two(1, j) = Y(0, j);
+    }
+    return two;
+}
+
+namespace {
+
+// The row of column j's largest entry, the first on a tie.
+std::size_t argmax_row(const tensor& t, std::size_t j) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < t.shape()[0]; ++i)
+        if (t(i, j) > t(best, j)) best = i;
+    return best;
+}
+
+}  // namespace
 
 double accuracy(const tensor& probabilities, const tensor& labels) {
     if (shape_of(probabilities) != shape_of(labels) || labels.size() == 0)
         throw input_error("accuracy: needs probabilities and labels of one non-empty shape, got " +
                           to_string(shape_of(probabilities)) + " and " + to_string(shape_of(labels)));
     std::size_t right = 0;
-    for (std::size_t k = 0; k < labels.size(); ++k)
-        right += (probabilities.data()[k] >= 0.5) == (labels.data()[k] == 1.0);
-    return double(right) / double(labels.size());
+    if (labels.shape()[0] == 1) {
+        for (std::size_t k = 0; k < labels.size(); ++k)
+            right += (probabilities.data()[k] >= 0.5) == (labels.data()[k] == 1.0);
+    } else {
+        for (std::size_t j = 0; j < labels.shape()[1]; ++j)
+            right += argmax_row(probabilities, j) == argmax_row(labels, j);
+    }
+    return double(right) / double(labels.shape()[1]);
 }
 
 evaluation evaluate(mlp& net, const tensor& X, const tensor& Y) {

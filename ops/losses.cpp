@@ -1,12 +1,33 @@
-// Binary cross-entropy from probabilities (clamped logs) and from logits (stable form).
+// Cross-entropy losses: binary from probabilities (clamped logs) and from logits (stable form), and the
+// multi-class softmax_cross_entropy with the column softmax it reports.
 #include <algorithm>
 #include <cmath>
 
 #include "engine/graph.hpp"
+#include "ops/op_kinds.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad {
 namespace {
+
+// Column j's log-sum-exp, max + log(sum exp(z - max)): every exp is at most 1, so logits of 1e3 or 1e300
+// neither overflow nor lose the largest term. Columns are strided by `cols` in the row-major buffer.
+double column_logsumexp(const double* z, std::size_t rows, std::size_t cols, std::size_t j) {
+    double top = z[j];
+    for (std::size_t i = 1; i < rows; ++i) top = std::max(top, z[i * cols + j]);
+    double s = 0.0;
+    for (std::size_t i = 0; i < rows; ++i) s += std::exp(z[i * cols + j] - top);
+    return top + std::log(s);
+}
+
+// Writes v into element k of a sink's buffer, keeping an earlier contribution when the sink adds (the
+// ops below walk column by column, which send_2d's row order does not allow).
+struct direct_sink {
+    double* t;
+    double beta;
+    void put(std::size_t k, double v) const { t[k] = beta * t[k] + v; }
+};
+direct_sink direct(const grad_sink& s) { return {s.data(), s.blas_beta()}; }
 
 class bce_base : public op {
 public:
@@ -76,6 +97,77 @@ public:
     }
 };
 
+// Mean over the m columns (samples) of -sum_c y_c log softmax(z)_c, softmax taken down each column of the
+// k x m logits. Backward reads only the inputs: it recomputes each column's log-sum-exp, which costs k
+// exps per column and saves the planner a k x m buffer.
+class softmax_cross_entropy_op final : public op {
+public:
+    std::string_view kind() const override { return op_kinds::softmax_cross_entropy; }
+    std::size_t arity() const override { return 2; }
+    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override {
+        if (in[0].shape != in[1].shape) throw_shape_error(kind(), in[0], &in[1], "needs equal shapes, got");
+        return {1, 1};
+    }
+    // -log softmax(z)_c = lse - z_c, finite for any finite z.
+    void forward(const forward_args& a) const override {
+        const double *z = a.in[0]->data(), *y = a.in[1]->data();
+        const std::size_t rows = a.in[0]->shape()[0], cols = a.in[0]->shape()[1];
+        double s = 0.0;
+        for (std::size_t j = 0; j < cols; ++j) {
+            const double lse = column_logsumexp(z, rows, cols, j);
+            for (std::size_t i = 0; i < rows; ++i) s += y[i * cols + j] * (lse - z[i * cols + j]);
+        }
+        (*a.out)(0, 0) = s / double(cols);
+    }
+    // dJ/dz_c = (softmax(z)_c * sum_c' y_c' - y_c) / m, which is (softmax(z) - y) / m for one-hot or
+    // probability columns (the general form keeps gradcheck exact for any y); dJ/dy_c = (lse - z_c) / m.
+    void backward(const backward_args& a) const override {
+        const double *z = a.in[0]->data(), *y = a.in[1]->data();
+        const std::size_t rows = a.in[0]->shape()[0], cols = a.in[0]->shape()[1];
+        const double g = (*a.out_grad)(0, 0) / double(cols);
+        for (std::size_t j = 0; j < cols; ++j) {
+            const double lse = column_logsumexp(z, rows, cols, j);
+            double mass = 0.0;
+            for (std::size_t i = 0; i < rows; ++i) mass += y[i * cols + j];
+            for (std::size_t i = 0; i < rows; ++i) {
+                const std::size_t k = i * cols + j;
+                if (a.in_grad[0]) direct(a.in_grad[0]).put(k, g * (std::exp(z[k] - lse) * mass - y[k]));
+                if (a.in_grad[1]) direct(a.in_grad[1]).put(k, g * (lse - z[k]));
+            }
+        }
+    }
+};
+
+// softmax down each column of k x m logits: the class probabilities of each sample. Backward reads the
+// output: dz_c = s_c (g_c - sum_c' g_c' s_c').
+class softmax_op final : public op {
+public:
+    std::string_view kind() const override { return op_kinds::softmax; }
+    std::size_t arity() const override { return 1; }
+    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
+    saved saves() const override { return saved::output; }
+    void forward(const forward_args& a) const override {
+        const double* z = a.in[0]->data();
+        double* o = a.out->data();
+        const std::size_t rows = a.in[0]->shape()[0], cols = a.in[0]->shape()[1];
+        for (std::size_t j = 0; j < cols; ++j) {
+            const double lse = column_logsumexp(z, rows, cols, j);
+            for (std::size_t i = 0; i < rows; ++i) o[i * cols + j] = std::exp(z[i * cols + j] - lse);
+        }
+    }
+    void backward(const backward_args& a) const override {
+        if (!a.in_grad[0]) return;
+        const double *s = a.out->data(), *g = a.out_grad->data();
+        const std::size_t rows = a.out->shape()[0], cols = a.out->shape()[1];
+        const direct_sink out = direct(a.in_grad[0]);
+        for (std::size_t j = 0; j < cols; ++j) {
+            double dot = 0.0;
+            for (std::size_t i = 0; i < rows; ++i) dot += g[i * cols + j] * s[i * cols + j];
+            for (std::size_t i = 0; i < rows; ++i) out.put(i * cols + j, s[i * cols + j] * (g[i * cols + j] - dot));
+        }
+    }
+};
+
 }  // namespace
 
 node bce(node probabilities, node labels, const std::string& name) {
@@ -84,5 +176,9 @@ node bce(node probabilities, node labels, const std::string& name) {
 node bce_with_logits(node logits, node labels, const std::string& name) {
     return make_node(std::make_unique<bce_with_logits_op>(), {logits, labels}, name);
 }
+node softmax_cross_entropy(node logits, node labels, const std::string& name) {
+    return make_node(std::make_unique<softmax_cross_entropy_op>(), {logits, labels}, name);
+}
+node softmax(node logits, const std::string& name) { return make_node(std::make_unique<softmax_op>(), {logits}, name); }
 
 }  // namespace symgrad

@@ -12,5 +12,7 @@ constexpr std::string_view add = "add";
 constexpr std::string_view tanh = "tanh";
 constexpr std::string_view sigmoid = "sigmoid";
 constexpr std::string_view relu = "relu";
+constexpr std::string_view softmax = "softmax";
+constexpr std::string_view softmax_cross_entropy = "softmax_cross_entropy";
 
 }  // namespace symgrad::op_kinds

@@ -46,4 +46,12 @@ node bce(node probabilities, node labels, const std::string& name = {});
 // gradient (sigmoid(z) - y) / N exactly.
 node bce_with_logits(node logits, node labels, const std::string& name = {});
 
+// Multi-class cross-entropy on k x m logits Z (one column per sample) against labels Y of the same shape
+// (one-hot or probability columns): the mean over the m columns of -sum_c y_c log softmax(z)_c, with each
+// column's log-sum-exp taken after subtracting its max, so any finite logits give a finite cost. Gradient
+// (softmax(z) - y) / m for columns of Y that sum to 1.
+node softmax_cross_entropy(node logits, node labels, const std::string& name = {});
+// softmax down each column: exp(z_c - max) / sum_c' exp(z_c' - max), the class probabilities of a sample.
+node softmax(node logits, const std::string& name = {});
+
 }  // namespace symgrad

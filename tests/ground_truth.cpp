@@ -73,11 +73,45 @@ tensor back_through(const tensor& W, const tensor& dZ) {
     return dA;
 }
 
+// Mean BCE in the stable logits form; its gradient is (A - Y) / m exactly (the article's dZ2).
+double binary_head(const tensor& Z, const tensor& Y, tensor& A, tensor& dZ) {
+    const std::size_t m = Z.shape()[1];
+    double cost = 0.0;
+    for (std::size_t s = 0; s < m; ++s) {
+        double z = Z(0, s), y = Y(0, s);
+        A(0, s) = sigmoid(z);
+        cost += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
+        dZ(0, s) = (A(0, s) - y) / double(m);
+    }
+    return cost / double(m);
+}
+
+// Mean softmax cross-entropy over k rows, one sample (column) at a time: log-sum-exp after the column's max,
+// -log softmax_c = lse - z_c, gradient (softmax - Y) / m for one-hot columns.
+double softmax_head(const tensor& Z, const tensor& Y, tensor& A, tensor& dZ) {
+    const std::size_t k = Z.shape()[0], m = Z.shape()[1];
+    double cost = 0.0;
+    for (std::size_t s = 0; s < m; ++s) {
+        double top = Z(0, s), total = 0.0;
+        for (std::size_t c = 1; c < k; ++c) top = std::max(top, Z(c, s));
+        for (std::size_t c = 0; c < k; ++c) total += std::exp(Z(c, s) - top);
+        const double lse = top + std::log(total);
+        for (std::size_t c = 0; c < k; ++c) {
+            A(c, s) = std::exp(Z(c, s) - lse);
+            cost += Y(c, s) * (lse - Z(c, s));
+            dZ(c, s) = (A(c, s) - Y(c, s)) / double(m);
+        }
+    }
+    return cost / double(m);
+}
+
 }  // namespace
 
 pass_result forward_backward(const network_state& net, const tensor& X, const tensor& Y) {
     std::size_t L = net.layers.size(), m = X.shape()[1];
-    if (L == 0 || net.layers.back().W.shape()[0] != 1) throw std::invalid_argument("truth: needs one output unit");
+    if (L == 0) throw std::invalid_argument("truth: needs an output layer");
+    const std::size_t k = net.layers.back().W.shape()[0];
+    if (Y.shape()[0] != k) throw std::invalid_argument("truth: labels need one row per output unit");
     pass_result r;
     r.A.resize(L);
     r.derivative.resize(L);
@@ -92,19 +126,11 @@ pass_result forward_backward(const network_state& net, const tensor& X, const te
             r.A[l] = Z;
         } else {
             Z_out = Z;
-            r.A[l] = zeros(1, m);
-            for (std::size_t s = 0; s < m; ++s) r.A[l](0, s) = sigmoid(Z(0, s));
         }
     }
-    // Mean BCE in the stable logits form; its gradient is (A - Y) / m exactly (the article's dZ2).
-    double cost = 0.0;
-    r.dZ[L - 1] = zeros(1, m);
-    for (std::size_t s = 0; s < m; ++s) {
-        double z = Z_out(0, s), y = Y(0, s);
-        cost += std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
-        r.dZ[L - 1](0, s) = (r.A[L - 1](0, s) - y) / double(m);
-    }
-    r.cost = cost / double(m);
+    r.A[L - 1] = zeros(k, m);
+    r.dZ[L - 1] = zeros(k, m);
+    r.cost = k == 1 ? binary_head(Z_out, Y, r.A[L - 1], r.dZ[L - 1]) : softmax_head(Z_out, Y, r.A[L - 1], r.dZ[L - 1]);
     for (std::size_t l = L; l-- > 0;) {
         layer_gradients(r.dZ[l], l == 0 ? X : r.A[l - 1], r.dW[l], r.db[l]);
         if (l == 0) break;
@@ -160,6 +186,7 @@ mlp build_engine_mlp(const network_state& state, const tensor& X, const tensor& 
     mlp_spec spec;
     spec.inputs = X.shape()[0];
     spec.hidden_activation = state.hidden;
+    spec.outputs = state.layers.back().W.shape()[0];
     for (std::size_t l = 0; l < state.hidden_layers(); ++l) spec.hidden.push_back(state.width(l));
     mlp m = build_mlp(spec, X.shape()[1]);
     m.g.feed(m.X, X);

@@ -18,7 +18,9 @@ struct dense_layer {
 };
 
 // The article's network: hidden layers with one activation, then one sigmoid output unit trained with
-// binary cross-entropy averaged over the samples, so dZ_out = (A - Y) / m. The last layer is the output.
+// binary cross-entropy averaged over the samples, so dZ_out = (A - Y) / m; or k >= 2 output units with a
+// softmax over each sample's column and cross-entropy against k x m one-hot Y, again dZ_out = (A - Y) / m.
+// The last layer is the output.
 struct network_state {
     std::vector<dense_layer> layers;
     activation hidden = activation::tanh;
@@ -33,7 +35,7 @@ struct pass_result {
     std::vector<tensor> derivative;  // derivative[l]: g'(Z_l) for hidden layers
     std::vector<tensor> dZ;          // dZ[l]: dJ/dZ_l
     std::vector<tensor> dW, db;      // gradients, same shapes as the parameters
-    double cost = 0.0;               // mean BCE, in the stable logits form
+    double cost = 0.0;               // mean BCE in the stable logits form, or mean softmax cross-entropy
 };
 pass_result forward_backward(const network_state& net, const tensor& X, const tensor& Y);
 

@@ -63,6 +63,17 @@ node random_labels(graph& g, const std::string& name, shape2 s, std::mt19937& rn
     return y;
 }
 
+// k x m labels with one 1 per column, in a row drawn at random.
+node one_hot_labels(graph& g, shape2 s, std::mt19937& rng) {
+    node y = g.input("Y", s);
+    tensor t = tensor::from_shape({s.rows, s.cols});
+    t.fill(0.0);
+    std::uniform_int_distribution<std::size_t> row(0, s.rows - 1);
+    for (std::size_t j = 0; j < s.cols; ++j) t(row(rng), j) = 1.0;
+    g.feed(y, t);
+    return y;
+}
+
 // loss = sum(out * R) with random R: a generic linear functional of out, so every output element gets its
 // own upstream gradient (a plain sum would send 1 everywhere and miss, e.g., a transposed backward).
 node weighted_loss(graph& g, node out, std::mt19937& rng) {
@@ -189,6 +200,25 @@ std::vector<grad_case> all_cases() {
                              return scale(bce_with_logits(z, y), -2.0, "loss");
                          }});
     }
+    // The multi-class head: one-hot columns and soft columns that need not sum to 1 (labels checked too: the
+    // loss is linear in y), 2 to 5 classes, one sample or several; softmax through a weighted loss.
+    for (shape2 s : {shape2{3, 4}, shape2{2, 1}, shape2{5, 3}, shape2{4, 1}}) {
+        cases.push_back({"softmax_cross_entropy", shape_label(s) + " one-hot", [s](graph& g, std::mt19937& rng) {
+                             node z = random_parameter(g, "Z", s, rng, {-4, 4, false});
+                             return softmax_cross_entropy(z, one_hot_labels(g, s, rng), "loss");
+                         }});
+        cases.push_back({"softmax_cross_entropy", shape_label(s) + " with unnormalized soft labels, scaled loss",
+                         [s](graph& g, std::mt19937& rng) {
+                             node z = random_parameter(g, "Z", s, rng, {-4, 4, false});
+                             node y = random_input(g, "Y", s, rng, {0.0, 1.0, false});
+                             return scale(softmax_cross_entropy(through_intermediate(z), y), -2.0, "loss");
+                         }});
+        for (bool via : {false, true})
+            cases.push_back({"softmax", shape_label(s) + (via ? " through an intermediate" : ""),
+                             [s, via](graph& g, std::mt19937& rng) {
+                                 return unary_case(g, rng, [](node x) { return softmax(x, "out"); }, s, any_value, via);
+                             }});
+    }
     // Fan-out: one value read by several ops must get the sum of their gradients.
     cases.push_back({"fan-out", "a parameter read by tanh, exp and mul", [](graph& g, std::mt19937& rng) {
                          node p = random_parameter(g, "P", {3, 4}, rng);
@@ -271,7 +301,7 @@ std::vector<std::string> checked_ops() {
 TEST_CASE("every op in the table has gradients that match finite differences", "[engine][ops][gradcheck]") {
     auto ops = checked_ops();
     // The ops of ops/ops.hpp plus the fan-out and seed-network cases: a table that lost rows fails here.
-    CHECK(ops.size() >= 18);
+    CHECK(ops.size() >= 20);
     for (const auto& op : ops) {
         DYNAMIC_SECTION(op) { check_op(op); }
     }

@@ -1,7 +1,11 @@
-// BCE and BCE-with-logits stay finite, cost and gradient, at saturated logits and at probabilities 0 and 1.
+// The losses against hand computations: BCE and BCE-with-logits stay finite at saturated logits and at
+// probabilities 0 and 1; softmax_cross_entropy and softmax match worked values and stay finite at 1e3.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <utility>
+
+#include "engine/error.hpp"
 
 #include "ops/ops.hpp"
 
@@ -86,4 +90,88 @@ TEST_CASE("bce's label gradient is finite at probabilities 0 and 1", "[engine][o
     REQUIRE(all_finite(g.grad(y)));
     CHECK(g.grad(y)(0, 0) == Approx(27.631021115928547 / 2).epsilon(1e-9));
     CHECK(g.grad(y)(0, 1) == Approx(-27.631021115928547 / 2).epsilon(1e-3));
+}
+
+// softmax_cross_entropy on 3 x 2 logits, worked by hand. Column 0: z = (1, 2, 3), label class 2: cost
+// log(e^1 + e^2 + e^3) - 3 = log(1 + e^-1 + e^-2), softmax (e^-2, e^-1, 1) / (1 + e^-1 + e^-2). Column 1:
+// z = (1000, 999, -1000), label class 1: cost 1000 + log(1 + e^-1 + e^-2000) - 999 = 1 + log(1 + e^-1),
+// softmax (1, e^-1, 0) / (1 + e^-1) (e^-2000 underflows to 0; exp(1000) itself would overflow).
+namespace {
+
+const tensor three_class_logits{{1, 1000}, {2, 999}, {3, -1000}};
+const tensor three_class_labels{{0, 0}, {0, 1}, {1, 0}};
+const double e1 = std::exp(-1.0), e2 = std::exp(-2.0);
+const tensor three_class_softmax{{e2 / (1 + e1 + e2), 1 / (1 + e1)}, {e1 / (1 + e1 + e2), e1 / (1 + e1)},
+                                 {1 / (1 + e1 + e2), 0.0}};
+
+}  // namespace
+
+TEST_CASE("softmax_cross_entropy matches the hand computation and stays finite at logits of 1e3",
+          "[engine][ops][losses][softmax_cross_entropy]") {
+    auto r = run(three_class_logits, three_class_labels,
+                 [](node z, node y) { return softmax_cross_entropy(z, y); });
+    const double expected = (std::log(1 + e1 + e2) + 1 + std::log(1 + e1)) / 2;
+    CHECK(std::isfinite(r.cost));
+    CHECK(r.cost == Approx(expected).epsilon(1e-14));
+    REQUIRE(all_finite(r.grad));
+    // (softmax(z) - y) / m, m = 2 samples.
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 2; ++j) {
+            INFO("element (" << i << ", " << j << ")");
+            CHECK(r.grad(i, j) == Approx((three_class_softmax(i, j) - three_class_labels(i, j)) / 2).margin(1e-15));
+        }
+}
+
+TEST_CASE("softmax_cross_entropy with probability labels weights each class's log-probability",
+          "[engine][ops][losses][softmax_cross_entropy]") {
+    // One sample, z = (0, ln 2, ln 3): softmax (1, 2, 3) / 6. Labels (0.5, 0.25, 0.25): cost
+    // -(0.5 ln(1/6) + 0.25 ln(2/6) + 0.25 ln(3/6)); gradient softmax - y.
+    auto r = run(tensor{{0.0}, {std::log(2.0)}, {std::log(3.0)}}, tensor{{0.5}, {0.25}, {0.25}},
+                 [](node z, node y) { return softmax_cross_entropy(z, y); });
+    const double expected = -(0.5 * std::log(1.0 / 6) + 0.25 * std::log(2.0 / 6) + 0.25 * std::log(3.0 / 6));
+    CHECK(r.cost == Approx(expected).epsilon(1e-14));
+    CHECK(r.grad(0, 0) == Approx(1.0 / 6 - 0.5).epsilon(1e-14));
+    CHECK(r.grad(1, 0) == Approx(2.0 / 6 - 0.25).epsilon(1e-14));
+    CHECK(r.grad(2, 0) == Approx(3.0 / 6 - 0.25).epsilon(1e-14));
+}
+
+TEST_CASE("softmax_cross_entropy is finite and exact at logits of +-1e3 on every side",
+          "[engine][ops][losses][softmax_cross_entropy]") {
+    // Column 0: the labelled class leads by 2000: cost log(1 + 2 e^-2000) = 0 in double, gradient 0.
+    // Column 1: the labelled class trails the leader by 2000: cost 2000 exactly, gradient (1, -1, 0) / 2.
+    auto r = run(tensor{{1e3, 1e3}, {-1e3, -1e3}, {-1e3, 0.0}}, tensor{{1, 0}, {0, 1}, {0, 0}},
+                 [](node z, node y) { return softmax_cross_entropy(z, y); });
+    CHECK(r.cost == 1000.0);  // (0 + 2000) / 2
+    REQUIRE(all_finite(r.grad));
+    CHECK(r.grad(0, 0) == 0.0);
+    CHECK(r.grad(1, 0) == 0.0);
+    CHECK(r.grad(2, 0) == 0.0);
+    CHECK(r.grad(0, 1) == 0.5);
+    CHECK(r.grad(1, 1) == -0.5);
+    CHECK(r.grad(2, 1) == 0.0);
+}
+
+TEST_CASE("softmax matches the hand computation column by column, finite at logits of 1e3",
+          "[engine][ops][losses][softmax]") {
+    graph g;
+    node z = g.input("Z", {3, 2});
+    node s = softmax(z);
+    g.feed(z, three_class_logits);
+    g.forward();
+    const tensor& out = std::as_const(g).value(s);
+    REQUIRE(all_finite(out));
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 2; ++j) CHECK(out(i, j) == Approx(three_class_softmax(i, j)).margin(1e-15));
+}
+
+TEST_CASE("softmax_cross_entropy of unequal shapes names both operands and shapes",
+          "[engine][ops][losses][softmax_cross_entropy][shapes]") {
+    graph g;
+    node Z = g.input("Z2", {3, 5});
+    node Y = g.input("Y", {1, 5});
+    CHECK_THROWS_MATCHES(softmax_cross_entropy(Z, Y), graph_error,
+                         Catch::Message("softmax_cross_entropy: needs equal shapes, got Z2 (3x5) and Y (1x5)"));
+    node T = g.input("T", {5, 3});
+    CHECK_THROWS_MATCHES(softmax_cross_entropy(Z, T), graph_error,
+                         Catch::Message("softmax_cross_entropy: needs equal shapes, got Z2 (3x5) and T (5x3)"));
 }

@@ -47,25 +47,44 @@ void print_tensor(std::ostream& out, const std::string& name, const tensor& t) {
     }
 }
 
+// The probability the output gives sample j's true class: with one row a(0, j) for label 1 and 1 - a(0, j)
+// for label 0; with k rows a(c, j) at the row c of the label column's 1.
+double true_class_probability(const tensor& a, const tensor& y, std::size_t j, std::size_t& cls) {
+    if (a.shape()[0] == 1) {
+        cls = y(0, j) == 1.0 ? 1 : 0;
+        return y(0, j) == 1.0 ? a(0, j) : 1.0 - a(0, j);
+    }
+    cls = 0;
+    for (std::size_t c = 1; c < y.shape()[0]; ++c)
+        if (y(c, j) > y(cls, j)) cls = c;
+    return a(cls, j);
+}
+
 // Divergence, the rule docs/errors.md explains: after an update the cost is above its starting value AND some
-// sample's true label gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
+// sample's true class gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
 // certain): the model is worse than it started and certain of a wrong answer, the state a far too large
 // learning rate leaves, with every tanh unit saturated. Both thresholds are the problem's own (the starting
-// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job.
-void check_divergence(const mlp& net, const config& cfg, const std::string& run, std::size_t iteration,
-                      double cost, double initial_cost) {
+// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job. `classes` names the rows
+// of a k-class output.
+void check_divergence(const mlp& net, const config& cfg, const std::vector<std::string>& classes,
+                      const std::string& run, std::size_t iteration, double cost, double initial_cost) {
     if (!(cost > initial_cost)) return;
     const tensor& a = net.g.value(net.output);
     const tensor& y = net.g.value(net.Y);
     for (std::size_t j = 0; j < a.shape()[1]; ++j) {
-        double p_true = y(0, j) == 1.0 ? a(0, j) : 1.0 - a(0, j);
+        std::size_t cls = 0;
+        double p_true = true_class_probability(a, y, j, cls);
         if (!(p_true < bce_clamp)) continue;
         std::ostringstream msg;
         msg << std::setprecision(6) << "anomaly: training diverged in run '" << run << "' at iteration " << iteration
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
             << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
-            << j << " a probability of " << p_true << " for its true label " << y(0, j)
-            << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
+            << j << " a probability of " << p_true;
+        if (a.shape()[0] == 1)
+            msg << " for its true label " << y(0, j);
+        else
+            msg << " for its true class '" << (cls < classes.size() ? classes[cls] : std::to_string(cls)) << "'";
+        msg << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
         throw anomaly_error(msg.str());
     }
@@ -105,7 +124,7 @@ double estimate_peak_memory(const config& cfg, const mlp_spec& spec, std::size_t
     // batch); the data set 2 (the loaded copy and the fed one); and the process itself 8 MB.
     double activations = 0.0, parameters = 0.0, previous = double(spec.inputs);
     std::vector<std::size_t> widths = spec.hidden;
-    widths.push_back(1);
+    widths.push_back(spec.outputs);
     for (std::size_t w : widths) {
         activations += double(w) * double(samples);
         parameters += double(w) * previous + double(w);
@@ -138,7 +157,7 @@ void check_fits_in_memory(const config& cfg, const mlp_spec& spec, std::size_t s
 void warn_if_fewer_samples_than_parameters(experiment& ex) {
     std::size_t parameters = 0, previous = ex.spec.inputs;
     std::vector<std::size_t> widths = ex.spec.hidden;
-    widths.push_back(1);
+    widths.push_back(ex.spec.outputs);
     for (std::size_t w : widths) {
         parameters += w * previous + w;
         previous = w;
@@ -168,9 +187,9 @@ class run_watcher {
 public:
     // The initial and final states are analysed with a lookahead that clones `opt`, the run's optimizer
     // (fresh at iteration 0, carrying the run's state at the end).
-    run_watcher(const config& cfg, mlp& net, const symmetry_options& opts, const optimizer& opt, std::ostream* log,
-                run_result& run)
-        : cfg_(cfg), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
+    run_watcher(const config& cfg, const experiment& ex, mlp& net, const symmetry_options& opts, const optimizer& opt,
+                std::ostream* log, run_result& run)
+        : cfg_(cfg), classes_(ex.data.class_names), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
         ends_.lookahead_optimizer = &opt;
         // Never trains ahead longer than the run itself (a 1-iteration run gets a 1-step lookahead);
         // with 0 iterations (the initial state only) the lookahead is the only training there is.
@@ -204,7 +223,7 @@ private:
         if (!std::isfinite(cost))
             throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " +
                                 std::to_string(it) + " of run '" + run_.init + "'");
-        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, run_.init, it, cost, run_.trace[0].cost);
+        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, classes_, run_.init, it, cost, run_.trace[0].cost);
         trace_point point;
         point.iteration = it;
         point.cost = cost;
@@ -219,6 +238,7 @@ private:
     }
 
     const config& cfg_;
+    const std::vector<std::string>& classes_;
     mlp& net_;
     const symmetry_options& opts_;
     symmetry_options ends_;  // opts_ with the lookahead
@@ -265,7 +285,7 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     training.progress = !cfg.quiet;
     training.progress_label = "run '" + init.label + "'";
     training.evaluate_final_state = true;
-    run_watcher watcher(cfg, net, opts, *opt, log, run);
+    run_watcher watcher(cfg, ex, net, opts, *opt, log, run);
     if (cfg.batch_size == 0) {
         train(net.g, net.loss, *opt, training, watcher.hooks());
     } else {
@@ -303,6 +323,7 @@ experiment run_experiment(const config& cfg, std::ostream* log) {
     experiment ex;
     ex.data = load_data(cfg);
     split_validation(cfg, ex);
+    ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
     ex.spec.inputs = ex.data.features();
     ex.spec.hidden = cfg.hidden;
     ex.spec.hidden_activation = cfg.hidden_activation;

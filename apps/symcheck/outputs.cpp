@@ -28,6 +28,32 @@ std::size_t positives(const dataset& d) {
     return n;
 }
 
+// Samples per class of k one-hot label rows (row c counts the columns whose 1 is in row c).
+std::vector<std::size_t> class_samples(const dataset& d) {
+    std::vector<std::size_t> n(d.Y.shape()[0], 0);
+    for (std::size_t c = 0; c < d.Y.shape()[0]; ++c)
+        for (std::size_t j = 0; j < d.Y.shape()[1]; ++j) n[c] += d.Y(c, j) == 1.0;
+    return n;
+}
+
+bool multiclass(const dataset& d) { return d.Y.shape()[0] > 1; }
+
+// "(711 positive)" for 0/1 labels, "in 3 classes (Adelie 152, Chinstrap 68, Gentoo 124)" for k classes.
+std::string label_words(const dataset& d) {
+    if (!multiclass(d)) return "(" + std::to_string(positives(d)) + " positive)";
+    const auto n = class_samples(d);
+    std::string s = "in " + std::to_string(n.size()) + " classes (";
+    for (std::size_t c = 0; c < n.size(); ++c)
+        s += (c ? ", " : "") + (c < d.class_names.size() ? d.class_names[c] : std::to_string(c)) + " " +
+             std::to_string(n[c]);
+    return s + ")";
+}
+
+std::string head_words(const dataset& d) {
+    if (!multiclass(d)) return ", sigmoid output, binary cross-entropy\n";
+    return ", softmax output over " + std::to_string(d.Y.shape()[0]) + " classes, softmax cross-entropy\n";
+}
+
 std::string widths(const std::vector<std::size_t>& hidden) {
     if (hidden.empty()) return "none (logistic regression)";
     std::string s;
@@ -90,13 +116,13 @@ int exit_status(const experiment& ex) {
 
 std::string text_report(const config& cfg, const experiment& ex) {
     std::ostringstream out;
-    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples (" << positives(ex.data)
-        << " positive), " << ex.data.features() << " features\n";
+    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples " << label_words(ex.data) << ", "
+        << ex.data.features() << " features\n";
     for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
     for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
     out << "model: " << ex.data.features() << " inputs, hidden " << widths(cfg.hidden)
         << (cfg.hidden.empty() ? std::string() : std::string(" (") + to_string(cfg.hidden_activation) + ")")
-        << ", sigmoid output, binary cross-entropy\n" << validation_line(cfg, ex)
+        << head_words(ex.data) << validation_line(cfg, ex)
         << "training: " << cfg.optimizer << ", learning rate " << cfg.learning_rate << ", " << cfg.iterations
         << " iterations" << batch_words(cfg) << ", seed " << cfg.seed << "\n\n";
 
@@ -151,6 +177,11 @@ std::string json_report(const config& cfg, const experiment& ex) {
     j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
                  {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
+    if (multiclass(ex.data)) {  // k classes: their names and counts instead of a count of positives
+        j["data"].erase("positives");
+        j["data"]["classes"] = ex.data.class_names;
+        j["data"]["class_samples"] = class_samples(ex.data);
+    }
     if (ex.data.rows_read) j["data"]["rows_read"] = ex.data.rows_read;  // absent for the embedded data, as before
     if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
     if (!ex.data.warnings.empty()) j["data"]["warnings"] = ex.data.warnings;
@@ -159,6 +190,11 @@ std::string json_report(const config& cfg, const experiment& ex) {
                   {"activation", to_string(cfg.hidden_activation)},
                   {"output", "sigmoid"},
                   {"loss", "bce_with_logits"}};
+    if (multiclass(ex.data)) {
+        j["model"]["output"] = "softmax";
+        j["model"]["loss"] = "softmax_cross_entropy";
+        j["model"]["outputs"] = ex.spec.outputs;
+    }
     j["training"] = {{"optimizer", cfg.optimizer},
                      {"learning_rate", cfg.learning_rate},
                      {"iterations", cfg.iterations},
