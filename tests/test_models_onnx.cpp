@@ -194,6 +194,21 @@ TEST_CASE("multi-output networks are built up to their logits", "[models][onnx]"
     CHECK(net.logits.name() == "z2");
 }
 
+TEST_CASE("a 3-class network gets softmax cross-entropy on the file's logits", "[models][onnx]") {
+    mlp net = build_network(read_model(fixture("keras_matmul_add_f32.onnx")), 5);
+    const tensor X = load_npy(fixture("keras_matmul_add_f32.x.npy"));
+    const tensor Z = load_npy(fixture("keras_matmul_add_f32.logits.npy"));
+    tensor Y = xt::zeros<double>({std::size_t(3), std::size_t(5)});
+    const std::size_t label[5] = {0, 2, 1, 1, 0};
+    double cost = 0.0;  // mean over samples of log(sum_k exp(z_k)) - z_label
+    for (std::size_t j = 0; j < 5; ++j) {
+        Y(label[j], j) = 1.0;
+        cost += (std::log(std::exp(Z(0, j)) + std::exp(Z(1, j)) + std::exp(Z(2, j))) - Z(label[j], j)) / 5.0;
+    }
+    evaluation e = evaluate(net, X, Y);
+    CHECK(e.cost == Approx(cost).epsilon(1e-12));
+}
+
 TEST_CASE("notes say float32 widened and a fixed batch size", "[models][onnx]") {
     model_file model = read_model(fixture("batch_matrix_f64.onnx"));
     REQUIRE(model.notes.size() == 1);
