@@ -57,7 +57,7 @@ private:
     }
     const std::string& input_name(const onnx::NodeProto& n, int i) const;
     double finite_attribute(const onnx::NodeProto& n, const std::string& name, double fallback) const {
-        const double v = float_attribute(n, name, fallback);
+        const double v = float_attribute(model_.source, n, name, fallback);
         if (!std::isfinite(v)) fail(n, name + " is not a finite number");
         return v;
     }
@@ -187,10 +187,10 @@ void onnx_lowering::define(const onnx::NodeProto& n, node v, bool headed) {
 // on the other axis, which a dense network never does.
 void onnx_lowering::gemm(const onnx::NodeProto& n) {
     const double alpha = finite_attribute(n, "alpha", 1.0), beta = finite_attribute(n, "beta", 1.0);
-    if (int_attribute(n, "transA", 0) != 0)
+    if (int_attribute(model_.source, n, "transA", 0) != 0)
         fail(n, "transA=1 multiplies across the batch; symcheck reads Gemm with transA=0 on a (batch, features) input");
     node a = computed(n, 0);
-    node w = weight(n, a, int_attribute(n, "transB", 0) == 0);
+    node w = weight(n, a, int_attribute(model_.source, n, "transB", 0) == 0);
     const bool has_c = n.input_size() > 2 && !n.input(2).empty();
     const std::string& out = n.output(0);
     node y = matmul(w, a, has_c || alpha != 1.0 ? out + "/matmul" : out);
@@ -238,7 +238,7 @@ void onnx_lowering::head(const onnx::NodeProto& n) {
     if (n.op_type() == "Sigmoid" && x.shape().rows != 1)
         fail(n, "ends the graph on " + k + " outputs (multi-label); symcheck reads a final Sigmoid on one output, Softmax on several");
     if (n.op_type() != "Sigmoid") {
-        const std::int64_t axis = int_attribute(n, "axis", 1);
+        const std::int64_t axis = int_attribute(model_.source, n, "axis", 1);
         if (axis != 1 && axis != -1) fail(n, "axis=" + std::to_string(axis) + " is not the features axis (1 or -1)");
         if (x.shape().rows < 2) fail(n, "on a single output is always 1; symcheck reads Softmax on 2 or more outputs");
     }
@@ -250,14 +250,14 @@ void onnx_lowering::identity(const onnx::NodeProto& n) {
 }
 
 void onnx_lowering::flatten(const onnx::NodeProto& n) {
-    const std::int64_t axis = int_attribute(n, "axis", 1);
+    const std::int64_t axis = int_attribute(model_.source, n, "axis", 1);
     if (axis != 1 && axis != -1)
         fail(n, "axis=" + std::to_string(axis) + " changes a (batch, features) tensor; symcheck reads Flatten with axis 1");
     identity(n);
 }
 
 void onnx_lowering::cast(const onnx::NodeProto& n) {
-    const std::int64_t to = int_attribute(n, "to", 0);
+    const std::int64_t to = int_attribute(model_.source, n, "to", 0);
     if (to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::DOUBLE)
         fail(n, "casts to " + data_type_name(int(to)) + "; symcheck reads Cast to FLOAT or DOUBLE");
     identity(n);
@@ -270,7 +270,7 @@ void onnx_lowering::reshape(const onnx::NodeProto& n) {
     auto t = constants_.find(name);
     if (t == constants_.end()) fail(n, "shape '" + name + "' is computed; symcheck reads a Reshape whose shape is an initializer or Constant");
     const auto shape = int_values(*t->second, model_.source + ": " + node_label(n) + ": shape '" + name + "'");
-    const bool zero_copies = int_attribute(n, "allowzero", 0) == 0;
+    const bool zero_copies = int_attribute(model_.source, n, "allowzero", 0) == 0;
     const auto f = std::int64_t(x.shape().rows);
     const bool keeps = shape.size() == 2 && (shape[0] == -1 || (shape[0] == 0 && zero_copies)) &&
                        (shape[1] == f || (shape[1] == 0 && zero_copies) || (shape[1] == -1 && shape[0] != -1));
@@ -285,6 +285,15 @@ void onnx_lowering::constant_node(const onnx::NodeProto& n) {
     const onnx::AttributeProto& a = n.attribute(0);
     const std::string& out = n.output(0);
     if (computed_here(out) || constants_.count(out)) fail(n, "output '" + out + "' is defined twice");
+    using type = onnx::AttributeProto;
+    static const std::map<std::string, type::AttributeType> types = {
+        {"value", type::TENSOR}, {"value_float", type::FLOAT}, {"value_floats", type::FLOATS},
+        {"value_int", type::INT}, {"value_ints", type::INTS}};
+    auto expected = types.find(a.name());
+    if (expected == types.end()) fail(n, "holds a '" + a.name() + "'; symcheck reads Constant tensors of numbers");
+    if (a.type() != expected->second)
+        fail(n, "attribute '" + a.name() + "' is " + type::AttributeType_Name(a.type()) + ", not " +
+                    type::AttributeType_Name(expected->second));
     if (a.name() == "value") {
         constants_[out] = &a.t();
         return;
@@ -294,12 +303,10 @@ void onnx_lowering::constant_node(const onnx::NodeProto& n) {
         t.set_data_type(onnx::TensorProto::FLOAT);
         if (a.name() == "value_float") t.add_float_data(a.f());
         else t.add_dims(a.floats_size()), t.mutable_float_data()->CopyFrom(a.floats());
-    } else if (a.name() == "value_int" || a.name() == "value_ints") {
+    } else {
         t.set_data_type(onnx::TensorProto::INT64);
         if (a.name() == "value_int") t.add_int64_data(a.i());
         else t.add_dims(a.ints_size()), t.mutable_int64_data()->CopyFrom(a.ints());
-    } else {
-        fail(n, "holds a '" + a.name() + "'; symcheck reads Constant tensors of numbers");
     }
     constants_[out] = &t;
 }

@@ -133,7 +133,7 @@ std::map<std::string, bool> numeric_initializers(const onnx::GraphProto& g, cons
         };
         const std::string& op = n.op_type();
         if (op == "MatMul" || op == "Add" || op == "Sub" || op == "Mul") use(0, true), use(1, true);
-        if (op == "Gemm") use(0, true), use(1, int_attribute(n, "transB", 0) == 0), use(2, true);
+        if (op == "Gemm") use(0, true), use(1, int_attribute(source, n, "transB", 0) == 0), use(2, true);
     }
     return transposed;
 }

@@ -349,6 +349,7 @@ TEST_CASE("every bad ONNX file is refused with one line naming the place", "[mod
                                     "node 'by_gemm' (Gemm); symgrad holds one layout per parameter"},
         {"bad_softmax_one_output.onnx", ": node 'one_class' (Softmax): on a single output is always 1; symcheck reads "
                                         "Softmax on 2 or more outputs"},
+        {"bad_int_alpha.onnx", ": node 'int_alpha' (Gemm): attribute 'alpha' is INT, not FLOAT"},
         {"bad_external_outside.onnx", ": initializer 'W1' (external data): location '../outside.weights' is not a "
                                       "file inside the model's directory"},
         {"bad_external_past_end.onnx", ": initializer 'W1' (external data): offset 16 + length 48 is past the end of "
