@@ -31,9 +31,11 @@ std::string fixture(const std::string& name) {
     return std::string(SYMGRAD_SOURCE_DIR) + "/tests/fixtures/models/onnx/" + name;
 }
 
-// The network's logits (no head) on X, features x samples.
+// The network's logits (no head) on X, features x samples. Reused buffers are poisoned (as in debug builds),
+// so a Constant's fed value or a pass-through that lost its buffer would show as NaN.
 tensor logits_of(const model_file& model, const tensor& X) {
     mlp net = model_formats::build_onnx_logits(model, X.shape()[1]);
+    net.g.set_poison_reused_buffers(true);
     net.g.feed(net.X, X);
     net.g.forward();
     return std::as_const(net.g).value(net.logits);
@@ -171,6 +173,18 @@ TEST_CASE("Constant nodes are fixed inputs, initializers are parameters", "[mode
     CHECK(net.g.find("scale_k").kind() == node_kind::input);
     CHECK(net.g.find("half").kind() == node_kind::input);
     CHECK(model.parameters.count("scale_k") == 0);
+}
+
+TEST_CASE("Constant values stay fed when X is fed another number of samples", "[models][onnx]") {
+    model_file model = read_model(fixture("arithmetic_f32.onnx"));
+    mlp net = model_formats::build_onnx_logits(model, 2);
+    net.g.set_poison_reused_buffers(true);
+    const tensor X = load_npy(fixture("arithmetic_f32.x.npy"));
+    net.g.feed(net.X, tensor(xt::view(X, xt::all(), xt::range(0, 2))));
+    net.g.forward();
+    net.g.feed(net.X, X);  // a new shape: the graph re-plans
+    net.g.forward();
+    CHECK(relative_error(std::as_const(net.g).value(net.logits), load_npy(fixture("arithmetic_f32.logits.npy"))) <= 1e-12);
 }
 
 TEST_CASE("build_onnx_network replaces a final Sigmoid by symcheck's head on one output", "[models][onnx]") {
