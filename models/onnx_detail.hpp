@@ -49,6 +49,10 @@ double float_attribute(const std::string& source, const onnx::NodeProto& n, cons
 // The graph's data input: the one input that is not an initializer (parse_onnx checked there is one).
 const onnx::ValueInfoProto& data_input(const onnx::GraphProto& g);
 
+// The node whose output, through Identity/Flatten/Reshape/Cast, is the graph's output, when it is a head
+// symcheck replaces by its own (Softmax, LogSoftmax, Sigmoid); null otherwise.
+const onnx::NodeProto* head_node(const onnx::GraphProto& g);
+
 // The number of samples a file's graph is checked with: its input's fixed batch size (up to 4096 and 2^24
 // input values), since a batch-sized constant operand fits only that one, or 1.
 std::size_t check_samples(const onnx::GraphProto& g);

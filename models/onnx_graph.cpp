@@ -21,8 +21,10 @@ bool passes_through(const std::string& op) {
     return op == "Identity" || op == "Flatten" || op == "Reshape" || op == "Cast";
 }
 
-// The node whose output, through pass-through nodes, is the graph's output, when it is a head that symcheck
-// replaces by its own (Softmax, LogSoftmax, Sigmoid); null otherwise.
+}  // namespace
+
+namespace onnx_detail {
+
 const onnx::NodeProto* head_node(const onnx::GraphProto& g) {
     std::map<std::string, const onnx::NodeProto*> producer;
     for (const auto& n : g.node())
@@ -38,6 +40,10 @@ const onnx::NodeProto* head_node(const onnx::GraphProto& g) {
     }
     return nullptr;
 }
+
+}  // namespace onnx_detail
+
+namespace {
 
 // Builds the network node by node; tensors_ maps each ONNX tensor computed from the input to its node.
 class onnx_lowering {

@@ -165,6 +165,9 @@ void add_notes(const onnx::GraphProto& g, model_file& model) {
     if (narrow > 0)
         model.notes.push_back(std::to_string(narrow) + " float32 initializers widened exactly to float64; a written model "
                               "stores them as float32 again (rounded to nearest)");
+    if (const onnx::NodeProto* head = head_node(g))
+        model.notes.push_back("the file's final " + node_label(*head) + " is left out: symcheck puts its own head on '" +
+                              head->input(0) + "'");
     const auto& batch = data_input(g).type().tensor_type().shape().dim(0);
     if (batch.has_dim_value())
         model.notes.push_back("the input's batch size is fixed at " + std::to_string(batch.dim_value()) +

@@ -223,10 +223,13 @@ TEST_CASE("a 3-class network gets softmax cross-entropy on the file's logits", "
     CHECK(e.cost == Approx(cost).epsilon(1e-12));
 }
 
-TEST_CASE("notes say float32 widened and a fixed batch size", "[models][onnx]") {
+TEST_CASE("notes say float32 widened, the head left out and a fixed batch size", "[models][onnx]") {
     model_file model = read_model(fixture("batch_matrix_f64.onnx"));
     REQUIRE(model.notes.size() == 1);
     CHECK(model.notes[0] == "the input's batch size is fixed at 5 in the file; symcheck feeds any number of samples");
+    CHECK(read_model(fixture("keras_matmul_add_f32.onnx")).notes.back() ==
+          "the file's final node 'dense_1/Softmax' (Softmax) is left out: symcheck puts its own head on "
+          "'dense_1/BiasAdd:0'");
     CHECK(read_model(fixture("torch_gemm_f32.onnx")).notes ==
           std::vector<std::string>{"4 float32 initializers widened exactly to float64; a written model stores them as "
                                    "float32 again (rounded to nearest)"});
