@@ -116,16 +116,32 @@ std::string node_label(const onnx::NodeProto& n) {
     return "node '" + name + "' (" + n.op_type() + ")";
 }
 
-std::int64_t int_attribute(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) {
-    for (const auto& a : n.attribute())
-        if (a.name() == name) return a.i();
-    return fallback;
+namespace {
+
+// The attribute `name` of n when it has the type ONNX defines for it; null when absent.
+const onnx::AttributeProto* typed_attribute(const std::string& source, const onnx::NodeProto& n, const std::string& name,
+                                            onnx::AttributeProto::AttributeType type) {
+    for (const auto& a : n.attribute()) {
+        if (a.name() != name) continue;
+        if (a.type() != type)
+            throw input_error(source + ": " + node_label(n) + ": attribute '" + name + "' is " +
+                              onnx::AttributeProto::AttributeType_Name(a.type()) + ", not " +
+                              onnx::AttributeProto::AttributeType_Name(type));
+        return &a;
+    }
+    return nullptr;
 }
 
-double float_attribute(const onnx::NodeProto& n, const std::string& name, double fallback) {
-    for (const auto& a : n.attribute())
-        if (a.name() == name) return double(a.f());
-    return fallback;
+}  // namespace
+
+std::int64_t int_attribute(const std::string& source, const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) {
+    const auto* a = typed_attribute(source, n, name, onnx::AttributeProto::INT);
+    return a ? a->i() : fallback;
+}
+
+double float_attribute(const std::string& source, const onnx::NodeProto& n, const std::string& name, double fallback) {
+    const auto* a = typed_attribute(source, n, name, onnx::AttributeProto::FLOAT);
+    return a ? double(a->f()) : fallback;
 }
 
 const onnx::ValueInfoProto& data_input(const onnx::GraphProto& g) {

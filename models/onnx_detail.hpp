@@ -41,15 +41,20 @@ std::string supported_ops_list();
 // "node 'fc1' (Gemm)": the node's name, or its first output's name when it has none.
 std::string node_label(const onnx::NodeProto& n);
 
-// A node's attribute by name, or `fallback` when absent (ONNX's defaults).
-std::int64_t int_attribute(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback);
-double float_attribute(const onnx::NodeProto& n, const std::string& name, double fallback);
+// A node's attribute by name, or `fallback` when absent (ONNX's defaults). An attribute of another type (an
+// INT alpha) is refused: its f() would silently read 0.
+std::int64_t int_attribute(const std::string& source, const onnx::NodeProto& n, const std::string& name, std::int64_t fallback);
+double float_attribute(const std::string& source, const onnx::NodeProto& n, const std::string& name, double fallback);
 
 // The graph's data input: the one input that is not an initializer (parse_onnx checked there is one).
 const onnx::ValueInfoProto& data_input(const onnx::GraphProto& g);
 
-// The number of samples a file's graph is checked with: its input's fixed batch size (up to 4096), since a
-// batch-sized constant operand fits only that one, or 1.
+// The node whose output, through Identity/Flatten/Reshape/Cast, is the graph's output, when it is a head
+// symcheck replaces by its own (Softmax, LogSoftmax, Sigmoid); null otherwise.
+const onnx::NodeProto* head_node(const onnx::GraphProto& g);
+
+// The number of samples a file's graph is checked with: its input's fixed batch size (up to 4096 and 2^24
+// input values), since a batch-sized constant operand fits only that one, or 1.
 std::size_t check_samples(const onnx::GraphProto& g);
 
 // The feature count of every tensor of the graph built from model.parameters (ONNX name -> features), the

@@ -1,5 +1,6 @@
 // ONNX graphs to engine graphs. ONNX tensors are batch-major (batch x features), symgrad's are features x
 // samples, so every tensor is held transposed: Y = X·B + C is built as Yᵀ = Bᵀ·Xᵀ + Cᵀ (docs/onnx.md).
+#include <cmath>
 #include <deque>
 #include <map>
 #include <set>
@@ -20,8 +21,10 @@ bool passes_through(const std::string& op) {
     return op == "Identity" || op == "Flatten" || op == "Reshape" || op == "Cast";
 }
 
-// The node whose output, through pass-through nodes, is the graph's output, when it is a head that symcheck
-// replaces by its own (Softmax, LogSoftmax, Sigmoid); null otherwise.
+}  // namespace
+
+namespace onnx_detail {
+
 const onnx::NodeProto* head_node(const onnx::GraphProto& g) {
     std::map<std::string, const onnx::NodeProto*> producer;
     for (const auto& n : g.node())
@@ -37,6 +40,10 @@ const onnx::NodeProto* head_node(const onnx::GraphProto& g) {
     }
     return nullptr;
 }
+
+}  // namespace onnx_detail
+
+namespace {
 
 // Builds the network node by node; tensors_ maps each ONNX tensor computed from the input to its node.
 class onnx_lowering {
@@ -55,6 +62,11 @@ private:
         throw input_error(model_.source + ": " + node_label(n) + ": " + what);
     }
     const std::string& input_name(const onnx::NodeProto& n, int i) const;
+    double finite_attribute(const onnx::NodeProto& n, const std::string& name, double fallback) const {
+        const double v = float_attribute(model_.source, n, name, fallback);
+        if (!std::isfinite(v)) fail(n, name + " is not a finite number");
+        return v;
+    }
     bool computed_here(const std::string& name) const { return tensors_.count(name) != 0; }
     node computed(const onnx::NodeProto& n, int i, bool head_allowed = false);
     node operand(const onnx::NodeProto& n, int i, bool transposed = true);
@@ -180,11 +192,11 @@ void onnx_lowering::define(const onnx::NodeProto& n, node v, bool headed) {
 // Y = alpha·A·op(B) + beta·C; alpha and beta other than 1 become scale nodes. transA=1 would put the batch
 // on the other axis, which a dense network never does.
 void onnx_lowering::gemm(const onnx::NodeProto& n) {
-    const double alpha = float_attribute(n, "alpha", 1.0), beta = float_attribute(n, "beta", 1.0);
-    if (int_attribute(n, "transA", 0) != 0)
+    const double alpha = finite_attribute(n, "alpha", 1.0), beta = finite_attribute(n, "beta", 1.0);
+    if (int_attribute(model_.source, n, "transA", 0) != 0)
         fail(n, "transA=1 multiplies across the batch; symcheck reads Gemm with transA=0 on a (batch, features) input");
     node a = computed(n, 0);
-    node w = weight(n, a, int_attribute(n, "transB", 0) == 0);
+    node w = weight(n, a, int_attribute(model_.source, n, "transB", 0) == 0);
     const bool has_c = n.input_size() > 2 && !n.input(2).empty();
     const std::string& out = n.output(0);
     node y = matmul(w, a, has_c || alpha != 1.0 ? out + "/matmul" : out);
@@ -221,7 +233,7 @@ void onnx_lowering::activation(const onnx::NodeProto& n) {
     if (op == "Tanh") define(n, tanh(x, out));
     else if (op == "Sigmoid") define(n, sigmoid(x, out));
     else if (op == "Relu") define(n, relu(x, out));
-    else define(n, leaky_relu(x, float_attribute(n, "alpha", 0.01), out));
+    else define(n, leaky_relu(x, finite_attribute(n, "alpha", 0.01), out));
 }
 
 // The file's own output head is dropped: its input becomes the logits, and attach_loss adds symcheck's.
@@ -232,7 +244,7 @@ void onnx_lowering::head(const onnx::NodeProto& n) {
     if (n.op_type() == "Sigmoid" && x.shape().rows != 1)
         fail(n, "ends the graph on " + k + " outputs (multi-label); symcheck reads a final Sigmoid on one output, Softmax on several");
     if (n.op_type() != "Sigmoid") {
-        const std::int64_t axis = int_attribute(n, "axis", 1);
+        const std::int64_t axis = int_attribute(model_.source, n, "axis", 1);
         if (axis != 1 && axis != -1) fail(n, "axis=" + std::to_string(axis) + " is not the features axis (1 or -1)");
         if (x.shape().rows < 2) fail(n, "on a single output is always 1; symcheck reads Softmax on 2 or more outputs");
     }
@@ -244,14 +256,14 @@ void onnx_lowering::identity(const onnx::NodeProto& n) {
 }
 
 void onnx_lowering::flatten(const onnx::NodeProto& n) {
-    const std::int64_t axis = int_attribute(n, "axis", 1);
+    const std::int64_t axis = int_attribute(model_.source, n, "axis", 1);
     if (axis != 1 && axis != -1)
         fail(n, "axis=" + std::to_string(axis) + " changes a (batch, features) tensor; symcheck reads Flatten with axis 1");
     identity(n);
 }
 
 void onnx_lowering::cast(const onnx::NodeProto& n) {
-    const std::int64_t to = int_attribute(n, "to", 0);
+    const std::int64_t to = int_attribute(model_.source, n, "to", 0);
     if (to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::DOUBLE)
         fail(n, "casts to " + data_type_name(int(to)) + "; symcheck reads Cast to FLOAT or DOUBLE");
     identity(n);
@@ -264,7 +276,7 @@ void onnx_lowering::reshape(const onnx::NodeProto& n) {
     auto t = constants_.find(name);
     if (t == constants_.end()) fail(n, "shape '" + name + "' is computed; symcheck reads a Reshape whose shape is an initializer or Constant");
     const auto shape = int_values(*t->second, model_.source + ": " + node_label(n) + ": shape '" + name + "'");
-    const bool zero_copies = int_attribute(n, "allowzero", 0) == 0;
+    const bool zero_copies = int_attribute(model_.source, n, "allowzero", 0) == 0;
     const auto f = std::int64_t(x.shape().rows);
     const bool keeps = shape.size() == 2 && (shape[0] == -1 || (shape[0] == 0 && zero_copies)) &&
                        (shape[1] == f || (shape[1] == 0 && zero_copies) || (shape[1] == -1 && shape[0] != -1));
@@ -279,6 +291,15 @@ void onnx_lowering::constant_node(const onnx::NodeProto& n) {
     const onnx::AttributeProto& a = n.attribute(0);
     const std::string& out = n.output(0);
     if (computed_here(out) || constants_.count(out)) fail(n, "output '" + out + "' is defined twice");
+    using type = onnx::AttributeProto;
+    static const std::map<std::string, type::AttributeType> types = {
+        {"value", type::TENSOR}, {"value_float", type::FLOAT}, {"value_floats", type::FLOATS},
+        {"value_int", type::INT}, {"value_ints", type::INTS}};
+    auto expected = types.find(a.name());
+    if (expected == types.end()) fail(n, "holds a '" + a.name() + "'; symcheck reads Constant tensors of numbers");
+    if (a.type() != expected->second)
+        fail(n, "attribute '" + a.name() + "' is " + type::AttributeType_Name(a.type()) + ", not " +
+                    type::AttributeType_Name(expected->second));
     if (a.name() == "value") {
         constants_[out] = &a.t();
         return;
@@ -288,12 +309,10 @@ void onnx_lowering::constant_node(const onnx::NodeProto& n) {
         t.set_data_type(onnx::TensorProto::FLOAT);
         if (a.name() == "value_float") t.add_float_data(a.f());
         else t.add_dims(a.floats_size()), t.mutable_float_data()->CopyFrom(a.floats());
-    } else if (a.name() == "value_int" || a.name() == "value_ints") {
+    } else {
         t.set_data_type(onnx::TensorProto::INT64);
         if (a.name() == "value_int") t.add_int64_data(a.i());
         else t.add_dims(a.ints_size()), t.mutable_int64_data()->CopyFrom(a.ints());
-    } else {
-        fail(n, "holds a '" + a.name() + "'; symcheck reads Constant tensors of numbers");
     }
     constants_[out] = &t;
 }

@@ -32,7 +32,7 @@ std::shared_ptr<onnx::ModelProto> parse_proto(const std::string& bytes, const st
 }
 
 // Far beyond a dense network symcheck can analyse; keeps a corrupt dimension from allocating gigabytes.
-constexpr std::int64_t max_features = std::int64_t(1) << 24;
+constexpr std::int64_t max_features = std::int64_t(1) << 20;
 
 std::string shape_text(const onnx::TensorShapeProto& shape) {
     std::string s = "(";
@@ -127,12 +127,13 @@ std::map<std::string, bool> numeric_initializers(const onnx::GraphProto& g, cons
             auto [it, fresh] = transposed.emplace(n.input(i), t);
             if (fresh) first_user[n.input(i)] = node_label(n);
             else if (it->second != t)
-                throw input_error(source + ": initializer '" + n.input(i) + "' is used as stored by one node and transposed by the other (" +
-                                  first_user[n.input(i)] + ", " + node_label(n) + "); symgrad holds one layout per parameter");
+                throw input_error(source + ": initializer '" + n.input(i) + "' is used " + (t ? "as stored" : "transposed") + " by " +
+                                  first_user[n.input(i)] + " and " + (t ? "transposed" : "as stored") + " by " + node_label(n) +
+                                  "; symgrad holds one layout per parameter");
         };
         const std::string& op = n.op_type();
         if (op == "MatMul" || op == "Add" || op == "Sub" || op == "Mul") use(0, true), use(1, true);
-        if (op == "Gemm") use(0, true), use(1, int_attribute(n, "transB", 0) == 0), use(2, true);
+        if (op == "Gemm") use(0, true), use(1, int_attribute(source, n, "transB", 0) == 0), use(2, true);
     }
     return transposed;
 }
@@ -164,6 +165,9 @@ void add_notes(const onnx::GraphProto& g, model_file& model) {
     if (narrow > 0)
         model.notes.push_back(std::to_string(narrow) + " float32 initializers widened exactly to float64; a written model "
                               "stores them as float32 again (rounded to nearest)");
+    if (const onnx::NodeProto* head = head_node(g))
+        model.notes.push_back("the file's final " + node_label(*head) + " is left out: symcheck puts its own head on '" +
+                              head->input(0) + "'");
     const auto& batch = data_input(g).type().tensor_type().shape().dim(0);
     if (batch.has_dim_value())
         model.notes.push_back("the input's batch size is fixed at " + std::to_string(batch.dim_value()) +
@@ -176,7 +180,9 @@ namespace onnx_detail {
 
 std::size_t check_samples(const onnx::GraphProto& g) {
     const auto& batch = data_input(g).type().tensor_type().shape().dim(0);
-    const bool fixed = batch.has_dim_value() && batch.dim_value() > 0 && batch.dim_value() <= 4096;
+    const std::int64_t features = data_input(g).type().tensor_type().shape().dim(1).dim_value();
+    const bool fixed = batch.has_dim_value() && batch.dim_value() > 0 && batch.dim_value() <= 4096 &&
+                       batch.dim_value() * features <= (std::int64_t(1) << 24);  // X stays under 128 MiB
     return fixed ? std::size_t(batch.dim_value()) : 1;
 }
 

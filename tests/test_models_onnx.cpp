@@ -31,9 +31,11 @@ std::string fixture(const std::string& name) {
     return std::string(SYMGRAD_SOURCE_DIR) + "/tests/fixtures/models/onnx/" + name;
 }
 
-// The network's logits (no head) on X, features x samples.
+// The network's logits (no head) on X, features x samples. Reused buffers are poisoned (as in debug builds),
+// so a Constant's fed value or a pass-through that lost its buffer would show as NaN.
 tensor logits_of(const model_file& model, const tensor& X) {
     mlp net = model_formats::build_onnx_logits(model, X.shape()[1]);
+    net.g.set_poison_reused_buffers(true);
     net.g.feed(net.X, X);
     net.g.forward();
     return std::as_const(net.g).value(net.logits);
@@ -173,6 +175,18 @@ TEST_CASE("Constant nodes are fixed inputs, initializers are parameters", "[mode
     CHECK(model.parameters.count("scale_k") == 0);
 }
 
+TEST_CASE("Constant values stay fed when X is fed another number of samples", "[models][onnx]") {
+    model_file model = read_model(fixture("arithmetic_f32.onnx"));
+    mlp net = model_formats::build_onnx_logits(model, 2);
+    net.g.set_poison_reused_buffers(true);
+    const tensor X = load_npy(fixture("arithmetic_f32.x.npy"));
+    net.g.feed(net.X, tensor(xt::view(X, xt::all(), xt::range(0, 2))));
+    net.g.forward();
+    net.g.feed(net.X, X);  // a new shape: the graph re-plans
+    net.g.forward();
+    CHECK(relative_error(std::as_const(net.g).value(net.logits), load_npy(fixture("arithmetic_f32.logits.npy"))) <= 1e-12);
+}
+
 TEST_CASE("build_onnx_network replaces a final Sigmoid by symcheck's head on one output", "[models][onnx]") {
     model_file model = read_model(fixture("gemm_without_c_f32.onnx"));
     mlp net = build_network(model, 5);
@@ -194,10 +208,28 @@ TEST_CASE("multi-output networks are built up to their logits", "[models][onnx]"
     CHECK(net.logits.name() == "z2");
 }
 
-TEST_CASE("notes say float32 widened and a fixed batch size", "[models][onnx]") {
+TEST_CASE("a 3-class network gets softmax cross-entropy on the file's logits", "[models][onnx]") {
+    mlp net = build_network(read_model(fixture("keras_matmul_add_f32.onnx")), 5);
+    const tensor X = load_npy(fixture("keras_matmul_add_f32.x.npy"));
+    const tensor Z = load_npy(fixture("keras_matmul_add_f32.logits.npy"));
+    tensor Y = xt::zeros<double>({std::size_t(3), std::size_t(5)});
+    const std::size_t label[5] = {0, 2, 1, 1, 0};
+    double cost = 0.0;  // mean over samples of log(sum_k exp(z_k)) - z_label
+    for (std::size_t j = 0; j < 5; ++j) {
+        Y(label[j], j) = 1.0;
+        cost += (std::log(std::exp(Z(0, j)) + std::exp(Z(1, j)) + std::exp(Z(2, j))) - Z(label[j], j)) / 5.0;
+    }
+    evaluation e = evaluate(net, X, Y);
+    CHECK(e.cost == Approx(cost).epsilon(1e-12));
+}
+
+TEST_CASE("notes say float32 widened, the head left out and a fixed batch size", "[models][onnx]") {
     model_file model = read_model(fixture("batch_matrix_f64.onnx"));
     REQUIRE(model.notes.size() == 1);
     CHECK(model.notes[0] == "the input's batch size is fixed at 5 in the file; symcheck feeds any number of samples");
+    CHECK(read_model(fixture("keras_matmul_add_f32.onnx")).notes.back() ==
+          "the file's final node 'dense_1/Softmax' (Softmax) is left out: symcheck puts its own head on "
+          "'dense_1/BiasAdd:0'");
     CHECK(read_model(fixture("torch_gemm_f32.onnx")).notes ==
           std::vector<std::string>{"4 float32 initializers widened exactly to float64; a written model stores them as "
                                    "float32 again (rounded to nearest)"});
@@ -264,7 +296,7 @@ TEST_CASE("python3-onnx's checker accepts written models with fewer hidden units
         "from onnx import numpy_helper as nh\n"
         "def arrays(path):\n"
         "    m = onnx.load(path)\n"
-        "    onnx.checker.check_model(m)\n"
+        "    onnx.checker.check_model(m, full_check=True)  # with shape inference: value_info must agree\n"
         "    return m, {t.name: nh.to_array(t) for t in m.graph.initializer}\n"
         "def same(a, b):\n"
         "    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)\n"
@@ -329,6 +361,12 @@ TEST_CASE("every bad ONNX file is refused with one line naming the place", "[mod
         {"bad_weight_3d.onnx", ": initializer 'W3d': has 3 dimensions (4, 3, 1); symcheck reads weights and biases of at most 2"},
         {"bad_float16.onnx", ": initializer 'W16': data type FLOAT16; symcheck reads FLOAT (float32) and DOUBLE "
                              "(float64) tensors"},
+        {"bad_nan_initializer.onnx", ": initializer 'Wnan': element 5 is not finite"},
+        {"bad_shared_layouts.onnx", ": initializer 'S' is used transposed by node 'by_matmul' (MatMul) and as stored by "
+                                    "node 'by_gemm' (Gemm); symgrad holds one layout per parameter"},
+        {"bad_softmax_one_output.onnx", ": node 'one_class' (Softmax): on a single output is always 1; symcheck reads "
+                                        "Softmax on 2 or more outputs"},
+        {"bad_int_alpha.onnx", ": node 'int_alpha' (Gemm): attribute 'alpha' is INT, not FLOAT"},
         {"bad_external_outside.onnx", ": initializer 'W1' (external data): location '../outside.weights' is not a "
                                       "file inside the model's directory"},
         {"bad_external_past_end.onnx", ": initializer 'W1' (external data): offset 16 + length 48 is past the end of "
