@@ -297,30 +297,30 @@ struct column_scan {
     bool any_text = false, any_value = false;
     std::string first_bad;  // the first infinite or overflowing number's message, thrown if the column is numeric
     std::set<std::string, std::less<>> categories;  // distinct filled values (all of them unless categories_cut)
-    bool categories_cut = false;  // too many distinct numbers while numeric so far: collected again if text
-    std::vector<double> id_values;  // the numbers of a column named "...id" (identifier rule)
+    bool categories_cut = false;  // numbers came before the first text cell: values collected in another pass
+    bool id_named = false;          // a name ending in "id": its numbers are kept for the identifier rule
+    std::vector<double> id_values;
     std::size_t first_missing_row = npos;
     std::string first_missing_place, first_missing_text;
     bool numeric() const { return any_value && !any_text; }
     bool missing_at(std::size_t r) const { return (missing_bits[r / 64] >> (r % 64)) & 1u; }
 };
 
-// Distinct numbers kept while a column looks numeric, in case a text cell comes later (then they are levels).
-constexpr std::size_t numbers_kept = 1024;
-
 // "file:line:column (name)" of a cell.
 std::string place(const std::string& path, const record& rec, std::size_t col, const std::string& name) {
     return path + ":" + std::to_string(rec.field_line(col)) + ":" + std::to_string(col + 1) + " (" + name + ")";
 }
 
-void scan_cell(column_scan& c, std::string_view s, std::size_t r, const std::function<std::string()>& where) {
+// Cell k of data row r (from 0) into its column's scan.
+void scan_cell(column_scan& c, const record& rec, std::size_t k, std::size_t r, const std::string& path) {
+    std::string_view s = rec.fields[k];
     if (r % 64 == 0) c.missing_bits.push_back(0);
     if (is_missing(s)) {
         ++c.missing;
         c.missing_bits[r / 64] |= std::uint64_t(1) << (r % 64);
         if (c.first_missing_row == npos) {
             c.first_missing_row = r;
-            c.first_missing_place = where();
+            c.first_missing_place = place(path, rec, k, c.name);
             c.first_missing_text = shown(s);
         }
         return;
@@ -330,20 +330,19 @@ void scan_cell(column_scan& c, std::string_view s, std::size_t r, const std::fun
     double v = 0.0;
     if (number && c.first_bad.empty()) {
         if (looks_infinite(s))
-            c.first_bad = where() + ": infinite value " + shown(s) + " in a numeric column; use a finite number or leave the cell empty";
+            c.first_bad = place(path, rec, k, c.name) + ": infinite value " + shown(s) +
+                          " in a numeric column; use a finite number or leave the cell empty";
         else if (!parse_number(s, v))
-            c.first_bad = where() + ": value " + shown(s) + " overflows a double (beyond 1.8e308)";
-        else if (ends_with_id(c.name))
+            c.first_bad = place(path, rec, k, c.name) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)";
+        else if (c.id_named)
             c.id_values.push_back(v);
     }
+    // The values of a column are collected once it holds text; numbers before its first text cell are not
+    // (a numeric column would keep them all), so such a column is read again (complete_categories).
+    if (!number && !c.any_text && c.any_value) c.categories_cut = true;
     c.any_value = c.any_value || number;
     c.any_text = c.any_text || !number;
-    if (c.categories_cut || c.categories.find(s) != c.categories.end()) return;
-    c.categories.emplace(s);
-    if (!c.any_text && c.categories.size() > numbers_kept) {
-        c.categories.clear();
-        c.categories_cut = true;
-    }
+    if (c.any_text && !c.categories_cut && c.categories.find(s) == c.categories.end()) c.categories.emplace(s);
 }
 
 // What the first pass learns; errors found on the way wait for their turn (the order of checks of a loader
@@ -385,7 +384,10 @@ void scan_header(first_pass& p, const record& rec, const csv_options& options) {
     p.header_line = rec.line;
     for (auto f : rec.fields) p.names.emplace_back(trim(f));
     p.columns.resize(p.names.size());
-    for (std::size_t k = 0; k < p.names.size(); ++k) p.columns[k].name = p.names[k];
+    for (std::size_t k = 0; k < p.names.size(); ++k) {
+        p.columns[k].name = p.names[k];
+        p.columns[k].id_named = options.drop_identifiers && ends_with_id(p.names[k]);
+    }
     std::vector<bool> used;
     try {
         p.label = choose_columns(p, options, used);
@@ -417,7 +419,7 @@ void scan_row(first_pass& p, const record& rec, std::size_t r, const csv_options
         return;  // the file is refused: no need to look at its cells
     }
     for (std::size_t k = 0; k < p.names.size(); ++k)
-        scan_cell(p.columns[k], rec.fields[k], r, [&] { return place(p.path, rec, k, p.names[k]); });
+        scan_cell(p.columns[k], rec, k, r, p.path);
     if (p.label != npos && p.label_error.empty()) scan_label(p, rec, options);
 }
 
