@@ -679,9 +679,9 @@ void write_sample(const record& rec, const std::vector<feature_column>& columns,
             row[j] = v;
             continue;
         }
-        auto level = is_missing(s) ? c.levels.end() : std::lower_bound(c.levels.begin(), c.levels.end(), s);
-        if (level != c.levels.end() && *level != s) changed(p.path);
-        if (level == c.levels.end() && !c.kept_missing) changed(p.path);
+        const bool gap = is_missing(s);
+        auto level = gap ? c.levels.end() : std::lower_bound(c.levels.begin(), c.levels.end(), s);
+        if (gap ? !c.kept_missing : level == c.levels.end() || *level != s) changed(p.path);
         row[std::size_t(level - c.levels.begin()) * n + j] = 1.0;
     }
     std::size_t code = p.classes.code(rec.fields[p.label]);

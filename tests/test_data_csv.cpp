@@ -446,3 +446,13 @@ TEST_CASE("one-hot levels come from the kept rows only, also when the file is re
     CHECK(d.feature_names == std::vector<std::string>{"a", "c_p", "c_r"});
     CHECK(d.samples() == 3);
 }
+
+TEST_CASE("a malformed quote early in a file does not hide a NUL byte further on, as when the file was read "
+          "whole first", "[data][csv][stream]") {
+    std::string csv = "name,a,y\n\"x\"z,1,0\n";
+    for (int i = 0; i < 20000; ++i) csv += "n,1,0\n";  // 120 KB: the NUL byte lies beyond the first blocks
+    const std::size_t offset = csv.size(), line = 20003;
+    auto path = write_csv("quote_then_nul.csv", csv + std::string("n,\0,1\n", 6));
+    CHECK(csv_error(path) == path + ":" + std::to_string(line) + ": contains a NUL byte (offset " +
+                                 std::to_string(offset + 2) + "); the file looks binary, not a text CSV");
+}
