@@ -1,4 +1,5 @@
-// The CSV loader: RFC 4180 records, column typing, one-hot text, missing-value policies, standardisation.
+// The CSV loader: column typing, one-hot text, k-class labels, missing-value policies, standardisation, in
+// passes over the input (models/csv_reader.hpp): the first learns the columns, the last writes X and Y.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -9,12 +10,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,11 +24,18 @@
 
 #include "engine/error.hpp"
 #include "engine/files.hpp"
+#include "models/csv_reader.hpp"
 #include "models/data.hpp"
 
 namespace symgrad {
 
 namespace {
+
+using csv_detail::block_checks;
+using csv_detail::block_source;
+using csv_detail::record;
+using csv_detail::record_reader;
+using csv_detail::trim;
 
 constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
 
@@ -62,50 +70,10 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
-// A field as a view into the table's text (quoted fields are unescaped in place): 8 bytes per cell, so a
-// large file's cells take about twice its text, not twenty times. Texts of 4 GiB and more are refused.
-struct cell {
-    std::uint32_t offset = 0;
-    std::uint32_t length = 0;
-};
-
-// Line breaks in a field (\r\n, \n and a lone \r each count once): only quoted fields hold any.
-std::size_t line_breaks(std::string_view s) {
-    std::size_t n = 0;
-    for (std::size_t k = 0; k < s.size(); ++k)
-        if (s[k] == '\n' || (s[k] == '\r' && (k + 1 == s.size() || s[k + 1] != '\n'))) ++n;
-    return n;
-}
-
-// Every record's cells, one after the other: record r is cells[first[r]] .. cells[first[r + 1] - 1].
-struct records_view {
-    std::vector<cell> cells;
-    std::vector<std::size_t> first{0};
-    std::vector<std::uint32_t> lines;  // physical line where each record starts (1-based)
-    std::size_t size() const { return first.size() - 1; }
-    std::size_t fields(std::size_t r) const { return first[r + 1] - first[r]; }
-    const cell& at(std::size_t r, std::size_t col) const { return cells[first[r] + col]; }
-    // The line where a field starts: its record's, plus the line breaks inside the fields before it.
-    std::size_t line(std::size_t r, std::size_t col, const std::string& text) const {
-        std::size_t l = lines[r];
-        for (std::size_t k = 0; k < col; ++k) l += line_breaks(std::string_view(text).substr(at(r, k).offset, at(r, k).length));
-        return l;
-    }
-};
-
 std::string lower(std::string s) {
     for (auto& ch : s)
         if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
     return s;
-}
-
-bool is_blank(char ch) { return ch == ' ' || ch == '\t'; }
-
-std::string_view trim(std::string_view s) {
-    std::size_t b = 0, e = s.size();
-    while (b < e && is_blank(s[b])) ++b;
-    while (e > b && is_blank(s[e - 1])) --e;
-    return s.substr(b, e - b);
 }
 
 // Shows a cell's text in a message: quoted, and cut short if long.
@@ -114,96 +82,6 @@ std::string shown(std::string_view s) {
     return "'" + t + "'";
 }
 
-
-// Splits the text into records. Quoted fields may hold commas, doubled quotes and line breaks; blank lines
-// are skipped; \n, \r\n and a lone \r all end a line. A quoted field is unescaped in place (its text only
-// shrinks), so every cell is a view into `text`.
-records_view parse_records(const std::string& path, std::string& text, std::size_t start, loading_progress* progress) {
-    records_view records;
-    const std::size_t n = text.size();
-    // Sized once from the separators (an upper bound): growing by doubling would hold the old and the new
-    // array together, up to three times the cells' memory.
-    const std::size_t line_ends = std::size_t(std::count(text.begin(), text.end(), '\n')) + 1;
-    records.cells.reserve(std::size_t(std::count(text.begin(), text.end(), ',')) + line_ends);
-    records.first.reserve(line_ends + 1);
-    records.lines.reserve(line_ends);
-    std::size_t i = start;
-    std::size_t line = 1;
-    auto end_of_line = [&](std::size_t& k) {  // k at '\r' or '\n': step past one line end
-        if (text[k] == '\r' && k + 1 < n && text[k + 1] == '\n') ++k;
-        ++k;
-        ++line;
-    };
-    while (i < n) {
-        std::size_t k = i;
-        while (k < n && is_blank(text[k])) ++k;
-        if (k == n) break;
-        if (text[k] == '\n' || text[k] == '\r') {  // blank line
-            end_of_line(k);
-            i = k;
-            continue;
-        }
-        std::size_t column = 0;
-        records.lines.push_back(std::uint32_t(line));
-        for (;;) {
-            cell c;
-            ++column;
-            std::size_t k2 = i;
-            while (k2 < n && is_blank(text[k2])) ++k2;
-            if (k2 < n && text[k2] == '"') {
-                std::size_t quote_line = line;
-                std::size_t w = k2;  // the unescaped text is written from the opening quote on
-                c.offset = std::uint32_t(w);
-                i = k2 + 1;
-                for (;;) {
-                    if (i >= n)
-                        throw input_error(path + ":" + std::to_string(quote_line) + ":" + std::to_string(column) +
-                                          ": unterminated quote (the quoted field starting here never ends)");
-                    char ch = text[i];
-                    if (ch == '"') {
-                        if (i + 1 < n && text[i + 1] == '"') {
-                            text[w++] = '"';
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        break;
-                    }
-                    if (ch == '\r' || ch == '\n') {
-                        std::size_t before = i;
-                        end_of_line(i);
-                        for (std::size_t q = before; q < i; ++q) text[w++] = text[q];
-                        continue;
-                    }
-                    text[w++] = ch;
-                    ++i;
-                }
-                c.length = std::uint32_t(w - c.offset);
-                while (i < n && is_blank(text[i])) ++i;
-                if (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n')
-                    throw input_error(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                                      ": unexpected character '" + std::string(1, text[i]) +
-                                      "' after a closing quote (a quote inside a quoted field is written \"\")");
-            } else {
-                std::size_t b = i;
-                while (i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n') ++i;
-                std::string_view field = trim(std::string_view(text).substr(b, i - b));
-                c.offset = std::uint32_t(field.data() - text.data());
-                c.length = std::uint32_t(field.size());
-            }
-            records.cells.push_back(c);
-            if (i < n && text[i] == ',') {
-                ++i;
-                continue;
-            }
-            if (i < n) end_of_line(i);
-            break;
-        }
-        records.first.push_back(records.cells.size());
-        if (progress && records.size() % 65536 == 0) progress->parsing(i, n);
-    }
-    return records;
-}
 
 // The cells that count as missing, compared case-insensitively after trimming (pandas' usual spellings).
 bool is_missing(std::string_view s) {
@@ -262,46 +140,31 @@ bool parse_number(std::string_view s, double& value) {
     return true;
 }
 
-struct column_info {
-    std::size_t index = 0;  // in the file, 0-based
-    std::string name;
-    bool numeric = false;
-    std::size_t missing = 0;
-    std::vector<double> values;       // numeric: per data row (NaN where missing)
-    std::set<std::string_view> categories;  // text: distinct filled values (views into the table's text)
-    // Text, over the kept rows (encode_text_columns): the sorted values, and per kept row its value's index
-    // (levels.size() for a missing cell), so the one-hot rows are built after the text is freed.
-    std::vector<std::string> levels;
-    std::vector<std::uint32_t> codes;
-    bool kept_missing = false;
-};
 
 // Mean and population standard deviation computed on values scaled into [-1, 1], so 1e308 cannot overflow;
-// returns (x - mean) / std for each value, or zeros when the values are constant.
-std::vector<double> standardized(const std::vector<double>& x) {
+// replaces each of the n values at x by (x - mean) / std, or by zeros when the values are constant.
+void standardize(double* x, std::size_t n) {
     double scale = 0.0;
-    for (double v : x) scale = std::max(scale, std::fabs(v));
-    std::vector<double> z(x.size(), 0.0);
+    for (std::size_t k = 0; k < n; ++k) scale = std::max(scale, std::fabs(x[k]));
     // Constant values give zeros exactly (the scaled mean may round a hair away from them).
-    if (x.empty() || std::all_of(x.begin(), x.end(), [&](double v) { return v == x[0]; })) return z;
-    double n = double(x.size());
-    double mean = 0.0;
-    for (double v : x) mean += (v / scale) / n;
-    double var = 0.0;
-    for (double v : x) {
-        double d = v / scale - mean;
-        var += d * d / n;
+    if (n == 0 || std::all_of(x, x + n, [&](double v) { return v == x[0]; })) return std::fill(x, x + n, 0.0);
+    double count = double(n), mean = 0.0, var = 0.0;
+    for (std::size_t k = 0; k < n; ++k) mean += (x[k] / scale) / count;
+    for (std::size_t k = 0; k < n; ++k) {
+        double d = x[k] / scale - mean;
+        var += d * d / count;
     }
     double sd = std::sqrt(var);
-    if (!(sd > 0.0)) return z;
-    for (std::size_t k = 0; k < x.size(); ++k) z[k] = (x[k] / scale - mean) / sd;
-    return z;
+    if (!(sd > 0.0)) return std::fill(x, x + n, 0.0);
+    for (std::size_t k = 0; k < n; ++k) x[k] = (x[k] / scale - mean) / sd;
 }
 
-// Sum of x_k / n: each term is at most DBL_MAX / n in size, so the mean of finite values stays finite.
-double safe_mean(const std::vector<double>& x) {
-    double n = double(x.size()), m = 0.0;
-    for (double v : x) m += v / n;
+// Sum of x_k / n over the values that are not NaN (n of them): each term is at most DBL_MAX / n in size, so
+// the mean of finite values stays finite.
+double safe_mean(const double* x, std::size_t size, std::size_t n) {
+    double m = 0.0;
+    for (std::size_t k = 0; k < size; ++k)
+        if (!std::isnan(x[k])) m += x[k] / double(n);
     return m;
 }
 
@@ -351,83 +214,6 @@ const char* to_string(missing_policy p) {
 
 namespace {
 
-// The records of a file with its header read: what every step after parsing looks cells up in.
-struct csv_table {
-    std::string path;
-    std::string content;    // the file's text, quoted fields unescaped in place
-    records_view records;  // [0] is the header; data row r (1-based) is record r
-    std::vector<std::string> names;
-    std::size_t rows() const { return records.size() - 1; }
-    std::string_view text(std::size_t r, std::size_t col) const {
-        const cell& c = records.at(r, col);
-        return std::string_view(content).substr(c.offset, c.length);
-    }
-    // "file:line:column (name)" of a data cell; r is the record index (1 = first data row).
-    std::string place(std::size_t r, std::size_t col) const {
-        return path + ":" + std::to_string(records.line(r, col, content)) + ":" + std::to_string(col + 1) + " (" +
-               names[col] + ")";
-    }
-};
-
-// A NUL byte means a binary file: refuse it naming the line, before any parsing.
-void check_not_binary(const std::string& text, const std::string& path) {
-    std::size_t nul = text.find('\0');
-    if (nul == std::string::npos) return;
-    std::size_t line = 1 + std::size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(nul), '\n'));
-    throw input_error(path + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(nul) +
-                      "); the file looks binary, not a text CSV");
-}
-
-// The records and header of the text: non-empty, named columns that differ case-insensitively, no ragged row.
-csv_table read_table(std::string text, const std::string& path, loading_progress* progress) {
-    check_not_binary(text, path);
-    std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
-    if (text.size() > std::numeric_limits<std::uint32_t>::max())
-        throw input_error(path + ": a CSV of 4 GiB or more is not supported; split it");
-    csv_table t{path, std::move(text), {}, {}};
-    t.records = parse_records(path, t.content, start, progress);
-    if (t.records.size() == 0) throw input_error(path + ": empty file; expected a header row and data rows");
-    const std::size_t header_line = t.records.lines[0];
-    if (t.records.size() == 1)
-        throw input_error(path + ":" + std::to_string(header_line) + ": header only, no data rows");
-    std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
-    for (std::size_t k = 0; k < t.records.fields(0); ++k) {
-        std::string name(trim(t.text(0, k)));
-        std::string place = path + ":" + std::to_string(header_line) + ":" + std::to_string(k + 1);
-        if (name.empty()) throw input_error(place + ": empty column name in the header");
-        auto [it, fresh] = seen_names.emplace(lower(name), k);
-        if (!fresh)
-            throw input_error(place + " (" + name + "): duplicate column name (column " + std::to_string(it->second + 1) +
-                              " is '" + t.names[it->second] + "'; names are compared case-insensitively)");
-        t.names.push_back(name);
-    }
-    const std::size_t H = t.names.size();
-    for (std::size_t r = 1; r < t.records.size(); ++r)
-        if (t.records.fields(r) != H)
-            throw input_error(path + ":" + std::to_string(t.records.lines[r]) + ": row has " +
-                              std::to_string(t.records.fields(r)) + " fields, header has " + std::to_string(H));
-    return t;
-}
-
-// The label column's index; `used` is false for it and for every ignored column.
-std::size_t choose_columns(const csv_table& t, const csv_options& options, std::vector<bool>& used) {
-    const std::size_t H = t.names.size();
-    std::size_t label = options.label.empty() ? H - 1 : find_column(t.names, options.label);
-    if (label == npos)
-        throw input_error(t.path + ": no label column '" + options.label + "'; columns are: " + list_columns(t.names));
-    used.assign(H, true);
-    used[label] = false;
-    for (const auto& ig : options.ignore) {
-        std::size_t k = find_column(t.names, ig);
-        if (k == npos)
-            throw input_error(t.path + ": cannot ignore unknown column '" + ig + "'; columns are: " +
-                              list_columns(t.names));
-        if (k == label) throw input_error(t.path + ": column '" + t.names[k] + "' is the label; it cannot be ignored");
-        used[k] = false;
-    }
-    return label;
-}
-
 // The label's classes (docs/data.md): numbers that are all 0 or 1 keep those codes ("0", "1"); otherwise the
 // distinct values are the classes, numbers in numeric order when every filled label is a number (named by their
 // first spelling), else text in byte order. Fed one filled cell at a time, so the loader need not hold them.
@@ -466,12 +252,17 @@ public:
         else
             for (const auto& name : names_) text_code_.emplace(name, c++);
     }
-    // The code of a filled label that add() saw.
+    // The code of a filled label; npos for a value add() never saw (the file changed between passes).
     std::size_t code(std::string_view s) const {
-        if (!numeric_) return text_code_.find(s)->second;
+        if (!numeric_) {
+            auto it = text_code_.find(s);
+            return it == text_code_.end() ? npos : it->second;
+        }
         double v = 0.0;
-        parse_number(trim(s), v);
-        return zero_one_ ? std::size_t(v) : number_code_.find(v)->second;
+        if (!looks_numeric(trim(s)) || !parse_number(trim(s), v)) return npos;
+        if (zero_one_) return v == 0.0 || v == 1.0 ? std::size_t(v) : npos;
+        auto it = number_code_.find(v);
+        return it == number_code_.end() ? npos : it->second;
     }
     const std::vector<std::string>& names() const { return names_; }
     bool zero_one() const { return zero_one_; }
@@ -493,123 +284,260 @@ private:
     std::map<std::string, std::size_t, std::less<>> text_code_;
 };
 
-// Every data row's class code, or NaN for a missing label under the drop policy (its row is dropped with a
-// note); a missing label under another policy is an error (labels are never imputed), and so is a label with
-// more than max_classes distinct values (a measurement, not a class). Sets d.class_names and notes the mapping.
-std::vector<double> read_labels(const csv_table& t, std::size_t label, const csv_options& options, dataset& d) {
-    label_classes classes(options.max_classes);
-    for (std::size_t r = 1; r <= t.rows(); ++r) {
-        std::string_view s = t.text(r, label);
-        if (is_missing(s) && options.missing != missing_policy::drop_row)
-            throw input_error(t.place(r, label) + ": missing label " + shown(s) +
-                              "; labels are never imputed or dropped silently: remove or fill the row");
-        if (!is_missing(s) && !classes.add(s))
-            throw input_error(t.place(r, label) + ": label " + shown(s) + " is one distinct value more than the " +
-                              std::to_string(options.max_classes) +
-                              " classes allowed (max_classes): is the column a measurement? choose another label");
-    }
-    classes.finish();
-    d.class_names = classes.names();
-    if (!classes.zero_one()) d.notes.push_back(classes.note(d.label_name));
-    std::vector<double> y(t.rows(), std::numeric_limits<double>::quiet_NaN());
-    for (std::size_t r = 1; r <= t.rows(); ++r)
-        if (!is_missing(t.text(r, label))) y[r - 1] = double(classes.code(t.text(r, label)));
-    return y;
+
+// ---- The first pass: what every column holds ------------------------------------------------------------
+
+// A column as the first pass saw it. Per cell it keeps one bit (missing or not), so the pass holds about an
+// eighth of the file at most; distinct text values are kept for typing, one-hot levels and the identifier rule.
+struct column_scan {
+    std::string name;
+    bool used = false;  // a feature candidate (neither the label nor ignored)
+    std::size_t missing = 0;
+    std::vector<std::uint64_t> missing_bits;  // bit r: data row r is missing here
+    bool any_text = false, any_value = false;
+    std::string first_bad;  // the first infinite or overflowing number's message, thrown if the column is numeric
+    std::set<std::string, std::less<>> categories;  // distinct filled values (all of them unless categories_cut)
+    bool categories_cut = false;  // numbers came before the first text cell: values collected in another pass
+    bool id_named = false;          // a name ending in "id": its numbers are kept for the identifier rule
+    std::vector<double> id_values;
+    std::size_t first_missing_row = npos;
+    std::string first_missing_place, first_missing_text;
+    bool numeric() const { return any_value && !any_text; }
+    bool missing_at(std::size_t r) const { return (missing_bits[r / 64] >> (r % 64)) & 1u; }
+};
+
+// "file:line:column (name)" of a cell.
+std::string place(const std::string& path, const record& rec, std::size_t col, const std::string& name) {
+    return path + ":" + std::to_string(rec.field_line(col)) + ":" + std::to_string(col + 1) + " (" + name + ")";
 }
 
-// Column k typed over all rows: numeric when every filled cell is a number, else text (its categories).
-column_info type_column(const csv_table& t, std::size_t k) {
-    const std::size_t rows = t.rows();
-    column_info c;
-    c.index = k;
-    c.name = t.names[k];
-    bool any_text = false, any_value = false;
-    for (std::size_t r = 1; r <= rows; ++r) {
-        std::string_view s = t.text(r, k);
-        if (is_missing(s))
-            ++c.missing;
-        else if (looks_numeric(s) || looks_infinite(s))
-            any_value = true;
-        else
-            any_text = true;
+// Cell k of data row r (from 0) into its column's scan.
+void scan_cell(column_scan& c, const record& rec, std::size_t k, std::size_t r, const std::string& path) {
+    std::string_view s = rec.fields[k];
+    if (r % 64 == 0) c.missing_bits.push_back(0);
+    if (is_missing(s)) {
+        ++c.missing;
+        c.missing_bits[r / 64] |= std::uint64_t(1) << (r % 64);
+        if (c.first_missing_row == npos) {
+            c.first_missing_row = r;
+            c.first_missing_place = place(path, rec, k, c.name);
+            c.first_missing_text = shown(s);
+        }
+        return;
     }
-    if (c.missing == rows)
-        throw input_error(t.path + ": column " + std::to_string(k + 1) + " (" + c.name + ") is missing in all " +
-                          std::to_string(rows) + " rows; leave it out with ignore");
-    c.numeric = any_value && !any_text;
-    if (!c.numeric) {
-        for (std::size_t r = 1; r <= rows; ++r)
-            if (!is_missing(t.text(r, k))) c.categories.insert(t.text(r, k));
-        return c;
-    }
-    c.values.assign(rows, std::numeric_limits<double>::quiet_NaN());
-    for (std::size_t r = 1; r <= rows; ++r) {
-        std::string_view s = t.text(r, k);
-        if (is_missing(s)) continue;
+    if (!c.used) return;
+    const bool number = looks_numeric(s) || looks_infinite(s);
+    double v = 0.0;
+    if (number && c.first_bad.empty()) {
         if (looks_infinite(s))
-            throw input_error(t.place(r, k) + ": infinite value " + shown(s) +
-                              " in a numeric column; use a finite number or leave the cell empty");
-        if (!parse_number(s, c.values[r - 1]))
-            throw input_error(t.place(r, k) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)");
+            c.first_bad = place(path, rec, k, c.name) + ": infinite value " + shown(s) +
+                          " in a numeric column; use a finite number or leave the cell empty";
+        else if (!parse_number(s, v))
+            c.first_bad = place(path, rec, k, c.name) + ": value " + shown(s) + " overflows a double (beyond 1.8e308)";
+        else if (c.id_named)
+            c.id_values.push_back(v);
     }
-    return c;
+    // The values of a column are collected once it holds text; numbers before its first text cell are not
+    // (a numeric column would keep them all), so such a column is read again (complete_categories).
+    if (!number && !c.any_text && c.any_value) c.categories_cut = true;
+    c.any_value = c.any_value || number;
+    c.any_text = c.any_text || !number;
+    if (c.any_text && !c.categories_cut && c.categories.find(s) == c.categories.end()) c.categories.emplace(s);
+}
+
+// What the first pass learns; errors found on the way wait for their turn (the order of checks of a loader
+// that read everything first: parsing, then the header, ragged rows, columns, labels, values).
+struct first_pass {
+    std::string path;
+    std::vector<std::string> names;
+    std::size_t header_line = 0, records = 0;  // records counts the header
+    std::size_t ragged_line = 0, ragged_fields = 0;
+    std::size_t label = npos;
+    std::exception_ptr columns_error;  // an unknown label or ignored column
+    std::vector<column_scan> columns;
+    label_classes classes;
+    std::string label_error;  // the first missing label (policy drop excepted) or class beyond max_classes
+    std::size_t bytes = 0;    // the input's size
+    std::size_t rows() const { return records - 1; }
+};
+
+// The label column's index; `used` is false for it and for every ignored column.
+std::size_t choose_columns(const first_pass& t, const csv_options& options, std::vector<bool>& used) {
+    const std::size_t H = t.names.size();
+    std::size_t label = options.label.empty() ? H - 1 : find_column(t.names, options.label);
+    if (label == npos)
+        throw input_error(t.path + ": no label column '" + options.label + "'; columns are: " + list_columns(t.names));
+    used.assign(H, true);
+    used[label] = false;
+    for (const auto& ig : options.ignore) {
+        std::size_t k = find_column(t.names, ig);
+        if (k == npos)
+            throw input_error(t.path + ": cannot ignore unknown column '" + ig + "'; columns are: " +
+                              list_columns(t.names));
+        if (k == label) throw input_error(t.path + ": column '" + t.names[k] + "' is the label; it cannot be ignored");
+        used[k] = false;
+    }
+    return label;
+}
+
+void scan_header(first_pass& p, const record& rec, const csv_options& options) {
+    p.header_line = rec.line;
+    for (auto f : rec.fields) p.names.emplace_back(trim(f));
+    p.columns.resize(p.names.size());
+    for (std::size_t k = 0; k < p.names.size(); ++k) {
+        p.columns[k].name = p.names[k];
+        p.columns[k].id_named = options.drop_identifiers && ends_with_id(p.names[k]);
+    }
+    std::vector<bool> used;
+    try {
+        p.label = choose_columns(p, options, used);
+        for (std::size_t k = 0; k < used.size(); ++k) p.columns[k].used = used[k];
+    } catch (const input_error&) {
+        p.columns_error = std::current_exception();
+    }
+}
+
+void scan_label(first_pass& p, const record& rec, const csv_options& options) {
+    std::string_view s = rec.fields[p.label];
+    const std::string& name = p.names[p.label];
+    if (is_missing(s) && options.missing != missing_policy::drop_row)
+        p.label_error = place(p.path, rec, p.label, name) + ": missing label " + shown(s) +
+                        "; labels are never imputed or dropped silently: remove or fill the row";
+    else if (!is_missing(s) && !p.classes.add(s))
+        p.label_error = place(p.path, rec, p.label, name) + ": label " + shown(s) +
+                        " is one distinct value more than the " + std::to_string(options.max_classes) +
+                        " classes allowed (max_classes): is the column a measurement? choose another label";
+}
+
+// One data row (r from 0): its cells into their columns' scans and its label into the classes.
+void scan_row(first_pass& p, const record& rec, std::size_t r, const csv_options& options) {
+    if (rec.fields.size() != p.names.size() || p.ragged_line) {
+        if (!p.ragged_line) {
+            p.ragged_line = rec.line;
+            p.ragged_fields = rec.fields.size();
+        }
+        return;  // the file is refused: no need to look at its cells
+    }
+    for (std::size_t k = 0; k < p.names.size(); ++k)
+        scan_cell(p.columns[k], rec, k, r, p.path);
+    if (p.label != npos && p.label_error.empty()) scan_label(p, rec, options);
+}
+
+// The first pass over the whole input. A parse error is thrown after the rest was read and checked.
+first_pass scan_input(block_source& source, const std::string& path, const csv_options& options, block_checks checks) {
+    first_pass p{path, {}, 0, 0, 0, 0, npos, nullptr, {}, label_classes(options.max_classes), {}, 0};
+    record_reader reader(source, path, std::move(checks));
+    record rec;
+    try {
+        for (; reader.next(rec); ++p.records) {
+            if (p.records == 0)
+                scan_header(p, rec, options);
+            else
+                scan_row(p, rec, p.records - 1, options);
+        }
+    } catch (const input_error&) {
+        reader.drain();
+        throw;
+    }
+    p.bytes = reader.bytes_read();
+    return p;
+}
+
+// The checks of the file's shape, in their order: empty, header only, header names, ragged rows, columns.
+void check_structure(const first_pass& p) {
+    if (p.records == 0) throw input_error(p.path + ": empty file; expected a header row and data rows");
+    if (p.records == 1) throw input_error(p.path + ":" + std::to_string(p.header_line) + ": header only, no data rows");
+    std::map<std::string, std::size_t> seen_names;  // lower-cased name -> column index
+    for (std::size_t k = 0; k < p.names.size(); ++k) {
+        const std::string& name = p.names[k];
+        std::string where = p.path + ":" + std::to_string(p.header_line) + ":" + std::to_string(k + 1);
+        if (name.empty()) throw input_error(where + ": empty column name in the header");
+        auto [it, fresh] = seen_names.emplace(lower(name), k);
+        if (!fresh)
+            throw input_error(where + " (" + name + "): duplicate column name (column " + std::to_string(it->second + 1) +
+                              " is '" + p.names[it->second] + "'; names are compared case-insensitively)");
+    }
+    if (p.ragged_line)
+        throw input_error(p.path + ":" + std::to_string(p.ragged_line) + ": row has " + std::to_string(p.ragged_fields) +
+                          " fields, header has " + std::to_string(p.names.size()));
+    if (p.columns_error) std::rethrow_exception(p.columns_error);
+}
+
+// ---- Between the passes: labels, columns and rows decided -----------------------------------------------
+
+// Fixes the classes: class_names, and a note with the mapping unless the labels are 0/1.
+void decide_labels(first_pass& p, dataset& d) {
+    if (!p.label_error.empty()) throw input_error(p.label_error);
+    p.classes.finish();
+    d.class_names = p.classes.names();
+    if (!p.classes.zero_one()) d.notes.push_back(p.classes.note(d.label_name));
 }
 
 // Why a column looks like an identifier (names, tickets, a PassengerId), or empty when it does not.
-std::string identifier_reason(const column_info& c, std::size_t rows, const csv_options& options) {
+std::string identifier_reason(const column_scan& c, std::size_t rows, const csv_options& options) {
     std::size_t filled = rows - c.missing;
-    if (!c.numeric && (c.categories.size() > options.max_categories ||
-                       (c.categories.size() >= 3 && 2 * c.categories.size() > filled)))
+    if (!c.numeric() && (c.categories.size() > options.max_categories ||
+                         (c.categories.size() >= 3 && 2 * c.categories.size() > filled)))
         return "identifier-like text (" + std::to_string(c.categories.size()) + " distinct values in " +
                std::to_string(filled) + " filled cells)";
-    if (!c.numeric || !ends_with_id(c.name) || filled < 2) return "";
-    std::set<double> distinct;
-    bool integers = true;
-    for (double v : c.values)
-        if (!std::isnan(v)) {
-            integers = integers && v == std::floor(v);
-            distinct.insert(v);
-        }
-    if (!integers || distinct.size() != filled) return "";
+    if (!c.numeric() || !ends_with_id(c.name) || filled < 2) return "";
+    std::vector<double> v = c.id_values;
+    bool integers = std::all_of(v.begin(), v.end(), [](double x) { return x == std::floor(x); });
+    std::sort(v.begin(), v.end());
+    if (!integers || std::size_t(std::unique(v.begin(), v.end()) - v.begin()) != filled) return "";
     return "identifier-like (a name ending in 'id' and " + std::to_string(filled) + " distinct integers)";
 }
 
+// A feature column of the data set: where it is in the file, and, for text, its one-hot levels.
+struct feature_column {
+    const column_scan* scan = nullptr;
+    std::size_t index = 0;  // in the file
+    bool numeric = false;
+    std::vector<std::string> levels;  // text: sorted values seen in the kept rows
+    bool kept_missing = false;        // text: a kept row is missing here (a "<column>_missing" feature)
+    std::size_t first_feature = 0;    // its first row of X
+    std::size_t width() const { return numeric ? 1 : levels.size() + (kept_missing ? 1 : 0); }
+};
+
 // The used columns, typed, without the identifier-like ones (each left out with a note).
-std::vector<column_info> feature_columns(const csv_table& t, const std::vector<bool>& used,
-                                         const csv_options& options, dataset& d) {
-    std::vector<column_info> columns;
-    for (std::size_t k = 0; k < t.names.size(); ++k) {
-        if (!used[k]) continue;
-        column_info c = type_column(t, k);
-        std::string reason = options.drop_identifiers ? identifier_reason(c, t.rows(), options) : "";
+std::vector<feature_column> feature_columns(const first_pass& p, const csv_options& options, dataset& d) {
+    std::vector<feature_column> columns;
+    for (std::size_t k = 0; k < p.columns.size(); ++k) {
+        const column_scan& c = p.columns[k];
+        if (!c.used) continue;
+        if (c.missing == p.rows())
+            throw input_error(p.path + ": column " + std::to_string(k + 1) + " (" + c.name + ") is missing in all " +
+                              std::to_string(p.rows()) + " rows; leave it out with ignore");
+        if (c.numeric() && !c.first_bad.empty()) throw input_error(c.first_bad);
+        std::string reason = options.drop_identifiers ? identifier_reason(c, p.rows(), options) : "";
         if (!reason.empty()) {
             d.notes.push_back("left out column '" + c.name + "': " + reason);
             continue;
         }
-        columns.push_back(std::move(c));
+        columns.push_back({&c, k, c.numeric(), {}, false, 0});
     }
     if (columns.empty())
-        throw input_error(t.path + ": no feature columns left besides the label '" + d.label_name + "'" +
+        throw input_error(p.path + ": no feature columns left besides the label '" + d.label_name + "'" +
                           (d.notes.empty() ? std::string() : " (" + d.notes.back() + ")"));
     return columns;
 }
 
-std::string missing_counts(const std::vector<column_info>& columns) {
+std::string missing_counts(const std::vector<feature_column>& columns) {
     std::string counts;
     for (const auto& c : columns)
-        if (c.missing) counts += (counts.empty() ? "" : ", ") + c.name + " " + std::to_string(c.missing);
+        if (c.scan->missing) counts += (counts.empty() ? "" : ", ") + c.scan->name + " " + std::to_string(c.scan->missing);
     return counts;
 }
 
 // The warning when the drop policy cost more than half the rows: the column whose gaps cost the most rows,
 // and what --ignore of it or the mean policy would keep instead.
-void warn_if_most_rows_dropped(const std::vector<column_info>& columns, const std::vector<std::size_t>& only_gap,
+void warn_if_most_rows_dropped(const std::vector<feature_column>& columns, const std::vector<std::size_t>& only_gap,
                                std::size_t rows, std::size_t labelled, std::size_t kept, dataset& d) {
     if (2 * kept >= rows) return;
     std::size_t worst = 0;
     for (std::size_t c = 1; c < columns.size(); ++c)
-        if (columns[c].missing > columns[worst].missing) worst = c;
-    const column_info& w = columns[worst];
+        if (columns[c].scan->missing > columns[worst].scan->missing) worst = c;
+    const column_scan& w = *columns[worst].scan;
     d.warnings.push_back("dropping rows with missing values kept only " + std::to_string(kept) + " of " +
                          std::to_string(rows) + " rows; column '" + w.name + "' is missing in " +
                          std::to_string(w.missing) + " of them: --ignore " + w.name + " keeps " +
@@ -617,134 +545,196 @@ void warn_if_most_rows_dropped(const std::vector<column_info>& columns, const st
                          std::to_string(labelled));
 }
 
-// The data rows (0-based) the missing-value policy keeps: all of them, or those without a missing cell (and,
-// under the drop policy, with a label); notes say how many were dropped and for which columns.
-std::vector<std::size_t> rows_to_keep(const csv_table& t, const std::vector<column_info>& columns,
-                                      const std::vector<double>& y, const csv_options& options, dataset& d) {
-    const std::size_t rows = t.rows();
-    std::vector<std::size_t> kept;
+// Under the error policy, the first missing cell of a feature column in reading order is the error.
+void refuse_missing_cells(const std::vector<feature_column>& columns) {
+    const column_scan* first = nullptr;
+    for (const auto& c : columns)
+        if (c.scan->first_missing_row != npos && (!first || c.scan->first_missing_row < first->first_missing_row))
+            first = c.scan;
+    if (first)
+        throw input_error(first->first_missing_place + ": missing value " + first->first_missing_text +
+                          " (the missing-value policy is error)");
+}
+
+// The data rows the missing-value policy keeps, as one bit per row: all of them, or those without a missing
+// cell (and, under the drop policy, with a label); notes say how many were dropped and for which columns.
+std::vector<std::uint64_t> rows_to_keep(const first_pass& p, const std::vector<feature_column>& columns,
+                                        const csv_options& options, dataset& d, std::size_t& kept) {
+    if (options.missing == missing_policy::error) refuse_missing_cells(columns);
+    const std::size_t rows = p.rows();
+    const column_scan& label = p.columns[p.label];
+    std::vector<std::uint64_t> keep((rows + 63) / 64, 0);
     std::vector<std::size_t> only_gap(columns.size(), 0);  // rows whose one missing cell is in column c
     std::size_t unlabelled = 0;
+    kept = 0;
     for (std::size_t r = 0; r < rows; ++r) {
         std::size_t gaps = 0, gap_column = 0;
         for (std::size_t c = 0; c < columns.size(); ++c)
-            if (is_missing(t.text(r + 1, columns[c].index))) {
-                if (options.missing == missing_policy::error)
-                    throw input_error(t.place(r + 1, columns[c].index) + ": missing value " +
-                                      shown(t.text(r + 1, columns[c].index)) + " (the missing-value policy is error)");
-                ++gaps;
-                gap_column = c;
-            }
-        if (std::isnan(y[r])) {
+            if (columns[c].scan->missing_at(r)) ++gaps, gap_column = c;
+        if (label.missing_at(r)) {
             ++unlabelled;
             continue;
         }
         if (gaps == 1) ++only_gap[gap_column];
-        if (gaps == 0 || options.missing != missing_policy::drop_row) kept.push_back(r);
+        if (gaps == 0 || options.missing != missing_policy::drop_row) keep[r / 64] |= std::uint64_t(1) << (r % 64), ++kept;
     }
-    if (kept.empty())
-        throw input_error(t.path + ": every one of the " + std::to_string(rows) +
+    if (kept == 0)
+        throw input_error(p.path + ": every one of the " + std::to_string(rows) +
                           " rows has a missing value (missing cells: " + missing_counts(columns) +
                           "); use the mean policy or ignore the emptiest columns");
     if (unlabelled)
         d.notes.push_back("dropped " + std::to_string(unlabelled) + " of " + std::to_string(rows) + " rows whose label '" +
                           d.label_name + "' is missing");
-    if (kept.size() + unlabelled < rows)
-        d.notes.push_back("dropped " + std::to_string(rows - unlabelled - kept.size()) + " of " + std::to_string(rows) +
+    if (kept + unlabelled < rows)
+        d.notes.push_back("dropped " + std::to_string(rows - unlabelled - kept) + " of " + std::to_string(rows) +
                           " rows with missing values (missing cells: " + missing_counts(columns) + ")");
-    warn_if_most_rows_dropped(columns, only_gap, rows, rows - unlabelled, kept.size(), d);
-    return kept;
+    warn_if_most_rows_dropped(columns, only_gap, rows, rows - unlabelled, kept, d);
+    return keep;
 }
 
-// The feature rows, each copied into X (features x kept rows) as soon as it is built, so the data set is never
-// held twice while loading; count_features sizes X beforehand.
-class feature_rows {
-public:
-    feature_rows(std::size_t count, std::size_t samples) : X(tensor::from_shape({count, samples})) {}
-    void push_back(const std::vector<double>& row) { std::copy(row.begin(), row.end(), data(size_++)); }
-    std::size_t size() const { return size_; }
-    std::size_t samples() const { return X.shape()[1]; }
-    double* data(std::size_t f) { return X.data() + f * samples(); }
-    const double* data(std::size_t f) const { return X.data() + f * samples(); }
-    tensor X;
+bool bit(const std::vector<std::uint64_t>& bits, std::size_t r) { return (bits[r / 64] >> (r % 64)) & 1u; }
 
-private:
-    std::size_t size_ = 0;
-};
+// The file changed between two passes (appended to, rewritten): nothing read so far can be trusted.
+[[noreturn]] void changed(const std::string& path) {
+    throw input_error(path + ": the file changed while it was being read; load it again");
+}
 
-// Encodes every text column over the kept rows (levels and codes) and returns the number of features: one
-// per numeric column, one per value of a text column and one for its missing cells, if any.
-std::size_t encode_text_columns(const csv_table& t, std::vector<column_info>& columns,
-                                const std::vector<std::size_t>& kept) {
+// Another pass: the distinct filled values of the given columns in the rows `keep` marks (all rows if null).
+void collect_values(block_source& source, const first_pass& p, const std::vector<std::size_t>& which,
+                    const std::vector<std::uint64_t>* keep, std::vector<std::set<std::string, std::less<>>>& values) {
+    record_reader reader(source, p.path, block_checks{false, npos, {}});
+    record rec;
+    values.assign(which.size(), {});
+    reader.next(rec);  // the header
+    for (std::size_t r = 0; reader.next(rec); ++r) {
+        if (r >= p.rows() || rec.fields.size() != p.names.size()) changed(p.path);
+        if (keep && !bit(*keep, r)) continue;
+        for (std::size_t w = 0; w < which.size(); ++w) {
+            std::string_view s = rec.fields[which[w]];
+            if (!is_missing(s) && values[w].find(s) == values[w].end()) values[w].emplace(s);
+        }
+    }
+}
+
+// Text columns whose first cells were numbers (and too many to keep) get their values from one more pass.
+void complete_categories(block_source& source, first_pass& p) {
+    std::vector<std::size_t> which;
+    for (std::size_t k = 0; k < p.columns.size(); ++k)
+        if (p.columns[k].used && p.columns[k].categories_cut && !p.columns[k].numeric()) which.push_back(k);
+    if (which.empty()) return;
+    std::vector<std::set<std::string, std::less<>>> values;
+    collect_values(source, p, which, nullptr, values);
+    for (std::size_t w = 0; w < which.size(); ++w) p.columns[which[w]].categories = std::move(values[w]);
+}
+
+// Each text column's levels: the values seen in the kept rows (one more pass when rows were dropped).
+void choose_levels(block_source& source, const first_pass& p, std::vector<feature_column>& columns,
+                   const std::vector<std::uint64_t>& keep, std::size_t kept) {
+    std::vector<std::size_t> which, position;
+    for (std::size_t c = 0; c < columns.size(); ++c)
+        if (!columns[c].numeric) which.push_back(columns[c].index), position.push_back(c);
+    std::vector<std::set<std::string, std::less<>>> values;
+    if (kept < p.rows() && !which.empty()) collect_values(source, p, which, &keep, values);
+    for (std::size_t w = 0; w < which.size(); ++w) {
+        feature_column& c = columns[position[w]];
+        const auto& levels = values.empty() ? c.scan->categories : values[w];
+        c.levels.assign(levels.begin(), levels.end());
+        for (std::size_t r = 0; r < p.rows() && !c.kept_missing; ++r) c.kept_missing = bit(keep, r) && c.scan->missing_at(r);
+    }
+}
+
+// ---- The last pass: X and Y written in place ----------------------------------------------------------
+
+// X (features x kept rows, numeric rows to be written, one-hot rows zeroed), the feature names and the
+// source column of each feature.
+tensor allocate_features(std::vector<feature_column>& columns, std::size_t kept, dataset& d,
+                         std::vector<std::string>& source_column) {
     std::size_t count = 0;
     for (auto& c : columns) {
+        c.first_feature = count;
+        count += c.width();
+    }
+    tensor X = tensor::from_shape({count, kept});
+    for (const auto& c : columns) {
+        const std::string& name = c.scan->name;
+        if (c.numeric) d.feature_names.push_back(name);
+        for (const auto& level : c.levels) d.feature_names.push_back(name + "_" + level);
+        if (c.kept_missing) d.feature_names.push_back(name + "_missing");
+        if (!c.numeric) std::fill(X.data() + c.first_feature * kept, X.data() + (c.first_feature + c.width()) * kept, 0.0);
+        source_column.resize(d.feature_names.size(), name);
+    }
+    return X;
+}
+
+// One kept row's cells into column j of X (a number, NaN for a missing one, or a one-hot 1) and its label into Y.
+void write_sample(const record& rec, const std::vector<feature_column>& columns, const first_pass& p, std::size_t j,
+                  tensor& X, tensor& Y) {
+    const std::size_t n = X.shape()[1];
+    for (const auto& c : columns) {
+        std::string_view s = rec.fields[c.index];
+        double* row = X.data() + c.first_feature * n;
+        double v = std::numeric_limits<double>::quiet_NaN();
         if (c.numeric) {
-            ++count;
+            if (!is_missing(s) && (!looks_numeric(s) || !parse_number(s, v))) changed(p.path);
+            row[j] = v;
             continue;
         }
-        std::set<std::string_view> values;
-        for (std::size_t r : kept) {
-            std::string_view s = t.text(r + 1, c.index);
-            if (is_missing(s))
-                c.kept_missing = true;
-            else
-                values.insert(s);
-        }
-        std::map<std::string_view, std::uint32_t> index;
-        for (auto v : values) {
-            index.emplace(v, std::uint32_t(c.levels.size()));
-            c.levels.emplace_back(v);
-        }
-        c.codes.reserve(kept.size());
-        for (std::size_t r : kept) {
-            std::string_view s = t.text(r + 1, c.index);
-            c.codes.push_back(is_missing(s) ? std::uint32_t(c.levels.size()) : index.at(s));
-        }
-        c.categories.clear();  // views into the text, which is freed next
-        count += c.levels.size() + (c.kept_missing ? 1 : 0);
+        const bool gap = is_missing(s);
+        auto level = gap ? c.levels.end() : std::lower_bound(c.levels.begin(), c.levels.end(), s);
+        if (gap ? !c.kept_missing : level == c.levels.end() || *level != s) changed(p.path);
+        row[std::size_t(level - c.levels.begin()) * n + j] = 1.0;
     }
-    return count;
+    std::size_t code = p.classes.code(rec.fields[p.label]);
+    if (code == npos) changed(p.path);
+    if (Y.shape()[0] == 1)
+        Y(0, j) = double(code);
+    else
+        Y(code, j) = 1.0;
 }
 
-// A numeric column as one feature row over the kept rows, missing cells filled with the column's mean.
-void add_numeric_feature(const column_info& c, const std::vector<std::size_t>& kept, feature_rows& features,
-                         dataset& d) {
-    std::vector<double> present;
-    for (std::size_t r : kept)
-        if (!std::isnan(c.values[r])) present.push_back(c.values[r]);
-    double fill = safe_mean(present);
-    std::vector<double> row;
-    for (std::size_t r : kept) row.push_back(std::isnan(c.values[r]) ? fill : c.values[r]);
-    if (present.size() < kept.size())
-        d.notes.push_back("filled " + std::to_string(kept.size() - present.size()) + " missing cells of '" + c.name +
-                          "' with its mean " + std::to_string(fill));
-    features.push_back(std::move(row));
-    d.feature_names.push_back(c.name);
+// The last pass: every kept row written straight into X and Y, allocated once at their final size.
+void fill_samples(block_source& source, const first_pass& p, const std::vector<feature_column>& columns,
+                  const std::vector<std::uint64_t>& keep, tensor& X, tensor& Y, loading_progress* progress) {
+    record_reader reader(source, p.path, block_checks{false, npos, {}});
+    record rec;
+    reader.next(rec);  // the header
+    std::size_t r = 0, j = 0;
+    for (; reader.next(rec); ++r) {
+        if (r >= p.rows() || rec.fields.size() != p.names.size()) changed(p.path);
+        if (bit(keep, r)) write_sample(rec, columns, p, j++, X, Y);
+        if (progress && r % 65536 == 0) progress->parsing(reader.offset(), p.bytes);
+    }
+    if (r != p.rows() || j != X.shape()[1]) changed(p.path);
 }
 
-// A text column one-hot encoded over the kept rows, values in sorted order; missing cells get a
-// "<column>_missing" category of their own, never an invented value.
-void add_one_hot_features(const column_info& c, feature_rows& features, dataset& d) {
-    const std::size_t level_count = c.levels.size();
-    for (std::size_t level = 0; level < level_count + (c.kept_missing ? 1 : 0); ++level) {
-        std::vector<double> row(c.codes.size());
-        for (std::size_t j = 0; j < c.codes.size(); ++j) row[j] = c.codes[j] == level ? 1.0 : 0.0;
-        features.push_back(row);
-        d.feature_names.push_back(c.name + "_" + (level < level_count ? c.levels[level] : std::string("missing")));
-    }
+// A numeric feature's missing cells (impute_mean) filled with the mean of its kept cells, with a note.
+void fill_missing_numbers(const feature_column& c, tensor& X, dataset& d) {
+    const std::size_t n = X.shape()[1];
+    double* row = X.data() + c.first_feature * n;
+    std::size_t present = std::size_t(std::count_if(row, row + n, [](double v) { return !std::isnan(v); }));
+    if (present == n) return;
+    double fill = safe_mean(row, n, present);
+    std::replace_if(row, row + n, [](double v) { return std::isnan(v); }, fill);
+    d.notes.push_back("filled " + std::to_string(n - present) + " missing cells of '" + c.scan->name +
+                      "' with its mean " + std::to_string(fill));
+}
+
+void note_one_hot(const feature_column& c, dataset& d) {
     std::string levels;
     for (const auto& v : c.levels) levels += (levels.empty() ? "" : ", ") + v;
-    d.notes.push_back("one-hot encoded text column '" + c.name + "' as " + std::to_string(level_count) + " levels (" +
-                      (level_count <= 8 ? levels : std::string("values sorted")) + ")" +
-                      (c.kept_missing ? " and a '" + c.name + "_missing' feature for its missing cells" : ""));
+    const std::string& name = c.scan->name;
+    d.notes.push_back("one-hot encoded text column '" + name + "' as " + std::to_string(c.levels.size()) + " levels (" +
+                      (c.levels.size() <= 8 ? levels : std::string("values sorted")) + ")" +
+                      (c.kept_missing ? " and a '" + name + "_missing' feature for its missing cells" : ""));
 }
 
 // Notes a constant feature; refuses two features with one name (a column and a one-hot value).
-void check_features(const feature_rows& features, const std::string& path, dataset& d) {
+void check_features(const tensor& X, const std::string& path, dataset& d) {
     std::set<std::string> feature_names;
-    for (std::size_t f = 0; f < features.size(); ++f) {
-        const double* row = features.data(f);
-        if (std::all_of(row, row + features.samples(), [&](double v) { return v == row[0]; }))
+    const std::size_t n = X.shape()[1];
+    for (std::size_t f = 0; f < X.shape()[0]; ++f) {
+        const double* row = X.data() + f * n;
+        if (std::all_of(row, row + n, [&](double v) { return v == row[0]; }))
             d.notes.push_back("feature '" + d.feature_names[f] + "' is constant (" + std::to_string(row[0]) +
                               ") in every kept row; it carries no information");
         if (!feature_names.insert(d.feature_names[f]).second)
@@ -753,27 +743,35 @@ void check_features(const feature_rows& features, const std::string& path, datas
     }
 }
 
+// Sample j's class: its 0/1 code with one row of labels, else the row holding its one-hot 1.
+std::size_t class_of(const tensor& Y, std::size_t j) {
+    if (Y.shape()[0] == 1) return std::size_t(Y(0, j));
+    std::size_t c = 0;
+    while (Y(c, j) != 1.0) ++c;
+    return c;
+}
+
 // A feature whose values separate the classes completely (each class's values in an interval of its own, e.g.
 // every 1 above every 0) predicts the label perfectly: usually the label in other words (seaborn's 'alive' next
 // to 'survived'). One warning per source column. At least 5 samples of every class present: in fewer, any
 // varying feature separates them by chance.
-void warn_label_leaks(const feature_rows& features, const std::vector<std::string>& source_column,
-                      const std::vector<std::size_t>& codes, dataset& d) {
+void warn_label_leaks(const tensor& X, const tensor& Y, const std::vector<std::string>& source_column, dataset& d) {
+    const std::size_t n = X.shape()[1];
     std::vector<std::size_t> count(d.class_names.size(), 0);
-    for (std::size_t c : codes) ++count[c];
+    for (std::size_t j = 0; j < n; ++j) ++count[class_of(Y, j)];
     std::size_t present = 0;
-    for (std::size_t n : count) {
-        if (n > 0 && n < 5) return;
-        present += n > 0;
+    for (std::size_t c : count) {
+        if (c > 0 && c < 5) return;
+        present += c > 0;
     }
     if (present < 2) return;
     std::set<std::string> warned;
-    for (std::size_t f = 0; f < features.size(); ++f) {
+    for (std::size_t f = 0; f < X.shape()[0]; ++f) {
         std::vector<std::pair<double, double>> range(count.size(), {INFINITY, -INFINITY});  // (lo, hi) per class
-        const double* row = features.data(f);
-        for (std::size_t j = 0; j < codes.size(); ++j) {
-            range[codes[j]].first = std::min(range[codes[j]].first, row[j]);
-            range[codes[j]].second = std::max(range[codes[j]].second, row[j]);
+        const double* row = X.data() + f * n;
+        for (std::size_t j = 0; j < n; ++j) {
+            auto& r = range[class_of(Y, j)];
+            r = {std::min(r.first, row[j]), std::max(r.second, row[j])};
         }
         range.erase(std::remove_if(range.begin(), range.end(), [](const auto& r) { return r.first > r.second; }), range.end());
         std::sort(range.begin(), range.end());
@@ -781,94 +779,92 @@ void warn_label_leaks(const feature_rows& features, const std::vector<std::strin
         for (std::size_t c = 1; c < range.size(); ++c) separated = separated && range[c - 1].second < range[c].first;
         if (!separated || !warned.insert(source_column[f]).second) continue;
         d.warnings.push_back("feature '" + d.feature_names[f] + "' predicts the label '" + d.label_name +
-                             "' perfectly in all " + std::to_string(codes.size()) +
+                             "' perfectly in all " + std::to_string(n) +
                              " samples: it is probably the label in other words; leave it out with --ignore " +
                              source_column[f]);
     }
 }
 
 // Labels of a single class leave nothing to separate.
-void warn_single_class(const std::vector<std::size_t>& codes, dataset& d) {
-    if (std::any_of(codes.begin(), codes.end(), [&](std::size_t c) { return c != codes[0]; })) return;
-    d.warnings.push_back("every one of the " + std::to_string(codes.size()) + " samples has label " +
-                         d.class_names[codes[0]] + " in '" + d.label_name +
-                         "': there is nothing to learn; check the label column (--label)");
+void warn_single_class(const tensor& Y, dataset& d) {
+    const std::size_t n = Y.shape()[1], first = class_of(Y, 0);
+    for (std::size_t j = 1; j < n; ++j)
+        if (class_of(Y, j) != first) return;
+    d.warnings.push_back("every one of the " + std::to_string(n) + " samples has label " + d.class_names[first] +
+                         " in '" + d.label_name + "': there is nothing to learn; check the label column (--label)");
 }
 
-// Y from the kept rows' class codes: 1 x samples of codes for up to two classes, k x samples one-hot for more.
-tensor label_matrix(const std::vector<std::size_t>& codes, std::size_t classes) {
-    tensor Y = tensor::from_shape({classes >= 3 ? classes : 1, codes.size()});
-    Y.fill(0.0);
-    for (std::size_t j = 0; j < codes.size(); ++j) {
-        if (classes >= 3)
-            Y(codes[j], j) = 1.0;
+// After the last pass: gaps filled, notes in column order, the checks and warnings, standardisation.
+void finish_features(const std::vector<feature_column>& columns, const std::vector<std::string>& source_column,
+                     const csv_options& options, dataset& d) {
+    for (const auto& c : columns) {
+        if (c.numeric)
+            fill_missing_numbers(c, d.X, d);
         else
-            Y(0, j) = double(codes[j]);
+            note_one_hot(c, d);
     }
-    return Y;
+    check_features(d.X, d.source, d);
+    warn_single_class(d.Y, d);
+    warn_label_leaks(d.X, d.Y, source_column, d);
+    const std::size_t n = d.X.shape()[1];
+    for (std::size_t f = 0; f < d.X.shape()[0]; ++f) {
+        double* row = d.X.data() + f * n;
+        if (options.standardize) standardize(row, n);
+        if (!std::all_of(row, row + n, [](double v) { return std::isfinite(v); }))
+            throw input_error(d.source + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
+    }
 }
 
-dataset parse_table(std::string text, const std::string& path, const csv_options& options,
-                    loading_progress* progress) {
-    csv_table table = read_table(std::move(text), path, progress);
-    if (progress) progress->building();
-    std::vector<bool> used;
-    const std::size_t label = choose_columns(table, options, used);
+// The loader: a first pass learns the columns, the decisions follow in the order of docs/data.md, and a last
+// pass writes X and Y (one or two more passes only for text columns in special cases; see choose_levels).
+dataset load_table(block_source& source, const std::string& path, const csv_options& options, block_checks checks,
+                   loading_progress* progress) {
+    first_pass p = scan_input(source, path, options, std::move(checks));
+    check_structure(p);
     dataset d;
     d.source = path;
-    d.label_name = table.names[label];
-    d.rows_read = table.rows();
-    for (std::size_t k = 0; k < used.size(); ++k)
-        if (!used[k] && k != label) d.notes.push_back("left out column '" + table.names[k] + "' as asked (ignore)");
-    const std::vector<double> y = read_labels(table, label, options, d);
-    std::vector<column_info> columns = feature_columns(table, used, options, d);
-    const std::vector<std::size_t> kept = rows_to_keep(table, columns, y, options, d);
-
-    const std::size_t feature_count = encode_text_columns(table, columns, kept);
-    table.content = std::string();  // every cell is a number or a code now: free the text before X exists
-    table.records = records_view();
-    feature_rows features(feature_count, kept.size());
+    d.label_name = p.names[p.label];
+    d.rows_read = p.rows();
+    for (std::size_t k = 0; k < p.names.size(); ++k)
+        if (!p.columns[k].used && k != p.label) d.notes.push_back("left out column '" + p.names[k] + "' as asked (ignore)");
+    decide_labels(p, d);
+    complete_categories(source, p);
+    std::vector<feature_column> columns = feature_columns(p, options, d);
+    std::size_t kept = 0;
+    const std::vector<std::uint64_t> keep = rows_to_keep(p, columns, options, d, kept);
+    choose_levels(source, p, columns, keep, kept);
     std::vector<std::string> source_column;  // per feature
-    for (auto& c : columns) {
-        if (c.numeric)
-            add_numeric_feature(c, kept, features, d);
-        else
-            add_one_hot_features(c, features, d);
-        source_column.resize(features.size(), c.name);
-        std::vector<double>().swap(c.values);  // in X now
-        std::vector<std::uint32_t>().swap(c.codes);
-    }
-    check_features(features, path, d);
-    std::vector<std::size_t> codes(kept.size());
-    for (std::size_t j = 0; j < kept.size(); ++j) codes[j] = std::size_t(y[kept[j]]);
-    warn_single_class(codes, d);
-    warn_label_leaks(features, source_column, codes, d);
-    for (std::size_t f = 0; f < features.size(); ++f) {
-        double* row = features.data(f);
-        if (options.standardize) {
-            std::vector<double> z = standardized(std::vector<double>(row, row + kept.size()));
-            std::copy(z.begin(), z.end(), row);
-        }
-        if (!std::all_of(row, row + kept.size(), [](double v) { return std::isfinite(v); }))
-            throw input_error(path + ": feature '" + d.feature_names[f] + "' is not finite after preprocessing");
-    }
-    d.X = std::move(features.X);
-    d.Y = label_matrix(codes, d.class_names.size());
+    d.X = allocate_features(columns, kept, d, source_column);
+    const std::size_t k = d.class_names.size();
+    d.Y = tensor::from_shape({k >= 3 ? k : 1, kept});
+    d.Y.fill(0.0);
+    fill_samples(source, p, columns, keep, d.X, d.Y, progress);
+    if (progress) progress->building();
+    finish_features(columns, source_column, options, d);
     return d;
 }
 
 }  // namespace
 
 dataset parse_csv(const std::string& text, const std::string& path, const csv_options& options) {
-    return parse_table(text, path, options, nullptr);
+    auto source = csv_detail::text_source(text);
+    return load_table(*source, path, options, block_checks{true, npos, {}}, nullptr);
 }
 
+// A regular file is read block by block in each pass; a stream (stdin, a FIFO, a device) can be read only
+// once, so its text is kept in memory for the passes.
 dataset load_csv(const std::string& path, const csv_options& options) {
     std::string name = path == "-" ? "<stdin>" : path;
     loading_progress progress(options.progress, name);
-    std::string text = read_whole_file(path, "a CSV file", options.max_input_bytes, true,
-                                       [&](std::size_t bytes) { progress.read(bytes); });
-    dataset d = parse_table(std::move(text), name, options, &progress);
+    std::unique_ptr<block_source> source = csv_detail::regular_file_source(path);
+    std::string text;
+    block_checks checks{true, options.max_input_bytes, [&](std::size_t bytes) { progress.read(bytes); }};
+    if (!source) {
+        text = read_whole_file(path, "a CSV file", options.max_input_bytes, true, checks.progress);
+        source = csv_detail::text_source(text);
+        checks.progress = nullptr;
+    }
+    dataset d = load_table(*source, name, options, std::move(checks), &progress);
     progress.done();
     return d;
 }

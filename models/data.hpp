@@ -57,6 +57,8 @@ struct csv_options {
 // UTF-8 BOM. Throws input_error naming file, line and column for a ragged row, a label with more than
 // max_classes values, no data rows, an unknown column, an unterminated quote.
 // Column names (label, ignore) match exactly, else case-insensitively. Every rule: docs/data.md.
+// A regular file is read in passes, block by block, never whole: the peak is about X and Y. "-" (stdin),
+// FIFOs and devices cannot be read twice: their text is read whole first.
 dataset load_csv(const std::string& path, const csv_options& options = {});
 // The same on text already in memory (the fuzz target's entry point); `source` names it in messages.
 dataset parse_csv(const std::string& text, const std::string& source, const csv_options& options = {});

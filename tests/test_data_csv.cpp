@@ -401,3 +401,58 @@ TEST_CASE("CSV text parsed from memory reads like the file and names its source 
     CHECK(from_text.source == "inline");
     CHECK_THROWS_WITH(parse_csv("a,y\n1,0\n2\n", "inline"), "inline:3: row has 1 fields, header has 2");
 }
+
+TEST_CASE("a file of many buffers, with quoted line breaks, CRLF and a field longer than the buffer, loads every "
+          "value where it belongs", "[data][csv][stream]") {
+    // 30000 rows (about 1 MB): every 7th row's text spans two lines; one ignored cell holds 300 KB.
+    std::string csv = "x,kind,note,y\r\n";
+    for (int i = 0; i < 30000; ++i) {
+        std::string kind = i % 7 == 0 ? "\"a,\r\nb\"" : (i % 2 ? "odd" : "\"even\"");
+        std::string note = i == 12345 ? "\"" + std::string(300000, 'z') + "\"" : "n";
+        csv += std::to_string(i) + ".5," + kind + "," + note + "," + std::to_string(i % 3 == 0) + "\r\n";
+    }
+    auto path = write_csv("many_blocks.csv", csv);
+    csv_options o;
+    o.ignore = {"note"};
+    dataset d = load_csv(path, o);
+    REQUIRE(d.samples() == 30000);
+    CHECK(d.feature_names == std::vector<std::string>{"x", "kind_a,\r\nb", "kind_even", "kind_odd"});
+    bool all_right = true;
+    for (std::size_t j = 0; j < 30000; ++j) {
+        int i = int(j);
+        double kind_a = i % 7 == 0, kind_odd = i % 7 != 0 && i % 2, kind_even = i % 7 != 0 && !(i % 2);
+        all_right = all_right && d.X(0, j) == i + 0.5 && d.X(1, j) == kind_a && d.X(2, j) == kind_even &&
+                    d.X(3, j) == kind_odd && d.Y(0, j) == double(i % 3 == 0);
+    }
+    CHECK(all_right);
+    // A bad value in the last row is named at its physical line: 1 header + 30000 rows + 4286 quoted breaks.
+    auto bad = write_csv("many_blocks_bad.csv", csv + "inf,odd,n,1\r\n");
+    CHECK(csv_error(bad, o).rfind(bad + ":34288:1 (x): infinite value 'inf'", 0) == 0);
+}
+
+TEST_CASE("a column whose first thousands of cells are numbers and later ones text counts all its values",
+          "[data][csv][stream]") {
+    std::string csv = "code,a,y\n";
+    for (int i = 0; i < 2100; ++i) csv += (i < 2000 ? std::to_string(i) : std::string("x")) + "," + std::to_string(i % 5) + "," + std::to_string(i % 2) + "\n";
+    dataset d = load_csv(write_csv("late_text.csv", csv));
+    CHECK(has_note(d, "left out column 'code': identifier-like text (2001 distinct values in 2100 filled cells)"));
+}
+
+TEST_CASE("one-hot levels come from the kept rows only, also when the file is read in passes",
+          "[data][csv][stream]") {
+    csv_options o;
+    o.drop_identifiers = false;
+    dataset d = load_csv(write_csv("levels_kept.csv", "a,c,y\n1,p,0\nNA,q,1\n3,p,1\n4,r,0\n"), o);
+    CHECK(d.feature_names == std::vector<std::string>{"a", "c_p", "c_r"});
+    CHECK(d.samples() == 3);
+}
+
+TEST_CASE("a malformed quote early in a file does not hide a NUL byte further on, as when the file was read "
+          "whole first", "[data][csv][stream]") {
+    std::string csv = "name,a,y\n\"x\"z,1,0\n";
+    for (int i = 0; i < 20000; ++i) csv += "n,1,0\n";  // 120 KB: the NUL byte lies beyond the first blocks
+    const std::size_t offset = csv.size(), line = 20003;
+    auto path = write_csv("quote_then_nul.csv", csv + std::string("n,\0,1\n", 6));
+    CHECK(csv_error(path) == path + ":" + std::to_string(line) + ": contains a NUL byte (offset " +
+                                 std::to_string(offset + 2) + "); the file looks binary, not a text CSV");
+}

@@ -119,3 +119,14 @@ TEST_CASE("the embedded data gives no data lines, so the demo's report is unchan
     CHECK(r.out.find("\ndata: ") == std::string::npos);
     CHECK(r.out.find("\nwarning: ") == std::string::npos);
 }
+
+TEST_CASE("symcheck trains on a yes/no label and reports its classes among the data lines", "[data][notes][cli]") {
+    temp_dir dir("notes-yesno");
+    std::string csv = "a,b,alive\n";
+    for (int i = 0; i < 40; ++i)
+        csv += std::to_string(i % 7) + "," + std::to_string((i * 3) % 11) + "," + (i % 3 ? "yes" : "no") + "\n";
+    auto r = run_command(exe, "--data '" + write(dir, "yes_no.csv", csv) + "' --iterations 1 --init glorot");
+    INFO(r.out << r.err);
+    REQUIRE(r.status <= 1);
+    CHECK(r.out.find("data: label 'alive': 2 classes no=0, yes=1") != std::string::npos);
+}
