@@ -30,17 +30,21 @@ void check_block_text(const std::string& path, const std::string& data, std::siz
     std::size_t nul = data.find('\0', from);
     if (nul == std::string::npos) return;
     std::size_t line = 1 + std::size_t(std::count(data.begin(), data.begin() + std::ptrdiff_t(nul), '\n'));
-    throw input_error(path + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(nul) +
-                      "); the file looks binary, not a text CSV");
-}
-
-std::string size_text(std::size_t bytes) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%zu bytes (%.3g MB)", bytes, double(bytes) / 1e6);
-    return buf;
+    throw input_error(nul_byte_message(path, line, nul));
 }
 
 }  // namespace
+
+std::string too_large_message(const std::string& name, std::size_t max_bytes) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%zu bytes (%.3g MB)", max_bytes, double(max_bytes) / 1e6);
+    return name + ": larger than the input limit of " + buf + "; raise it with --max-input-size";
+}
+
+std::string nul_byte_message(const std::string& name, std::size_t line, std::size_t offset) {
+    return name + ":" + std::to_string(line) + ": contains a NUL byte (offset " + std::to_string(offset) +
+           "); the file looks binary, not a text CSV";
+}
 
 std::string read_whole_file(const std::string& path, const std::string& what, std::size_t max_bytes, bool refuse_nul,
                             const std::function<void(std::size_t)>& progress) {
@@ -70,8 +74,7 @@ std::string read_whole_file(const std::string& path, const std::string& what, st
         data.append(block.data(), std::size_t(got));
         if (refuse_nul) check_block_text(name, data, before);
         if (data.size() > max_bytes)
-            throw input_error(name + ": larger than the input limit of " + size_text(max_bytes) +
-                              "; raise it with --max-input-size");
+            throw input_error(too_large_message(name, max_bytes));
         if (progress) progress(data.size());
     }
     return data;

@@ -21,6 +21,12 @@ std::string read_whole_file(const std::string& path, const std::string& what,
                             std::size_t max_bytes = default_max_input_bytes, bool refuse_nul = false,
                             const std::function<void(std::size_t)>& progress = {});
 
+// The one wording of the two input checks, shared by read_whole_file and models' streaming CSV reader:
+// "<name>: larger than the input limit of N bytes (x MB); raise it with --max-input-size" and
+// "<name>:<line>: contains a NUL byte (offset N); the file looks binary, not a text CSV".
+std::string too_large_message(const std::string& name, std::size_t max_bytes);
+std::string nul_byte_message(const std::string& name, std::size_t line, std::size_t offset);
+
 // Calls write(stream) on "<path>.tmp.<pid>" in the same directory, flushes, checks the stream and renames
 // it over `path`. On any failure the temporary is removed and io_error names the path and the reason.
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/error.hpp"
+#include "engine/files.hpp"
 
 namespace symgrad::csv_detail {
 
@@ -57,13 +58,6 @@ private:
     std::string path_;
 };
 
-// engine/files.cpp's wording of a size, so the limit reads the same for files and streams.
-std::string size_text(std::size_t bytes) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%zu bytes (%.3g MB)", bytes, double(bytes) / 1e6);
-    return buf;
-}
-
 }  // namespace
 
 std::unique_ptr<block_source> text_source(const std::string& text) { return std::make_unique<memory_source>(text); }
@@ -97,14 +91,11 @@ void record_reader::check_block(std::size_t from) {
     const char* nul = static_cast<const char*>(std::memchr(b, '\0', std::size_t(e - b)));
     if (nul) {
         std::size_t line = 1 + newlines_ + std::size_t(std::count(b, nul, '\n'));
-        throw input_error(name_ + ":" + std::to_string(line) + ": contains a NUL byte (offset " +
-                          std::to_string(dropped_ + std::size_t(nul - buf_.data())) +
-                          "); the file looks binary, not a text CSV");
+        throw input_error(nul_byte_message(name_, line, dropped_ + std::size_t(nul - buf_.data())));
     }
     newlines_ += std::size_t(std::count(b, e, '\n'));
     if (bytes_read() > checks_.max_bytes)
-        throw input_error(name_ + ": larger than the input limit of " + size_text(checks_.max_bytes) +
-                          "; raise it with --max-input-size");
+        throw input_error(too_large_message(name_, checks_.max_bytes));
     if (bytes_read() > std::numeric_limits<std::uint32_t>::max())
         throw input_error(name_ + ": a CSV of 4 GiB or more is not supported; split it");
     if (checks_.progress) checks_.progress(bytes_read());

@@ -78,7 +78,7 @@ po::options_description describe_options() {
     data.add_options()
         ("data", po::value<std::string>()->default_value("titanic"),
          "'titanic' (embedded, 2201 people), the path of a CSV file with a header row, or - for standard input")
-        ("label", po::value<std::string>(), "label column of the CSV (0/1 values; default: the last column)")
+        ("label", po::value<std::string>(), "label column of the CSV: 0/1, or 2 to 100 classes of any values (one softmax output each from 3); default: the last column")
         ("missing", po::value<std::string>()->default_value("drop"),
          "missing CSV values: drop (the row), mean (impute the column mean) or error")
         ("ignore", po::value<std::string>(), "comma-separated CSV columns to leave out")
