@@ -2,6 +2,7 @@
 // round trips, numpy reading what we write, and every malformed or unsupported file refused with one line.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -158,6 +159,14 @@ TEST_CASE("Keras kernels are read transposed and written back as (in, out)", "[m
     CHECK(shape_of(m.parameters.at("dense/kernel:0")) == shape2{4, 3});
     model_file back = parse_model(model_bytes(m), model_format::npz, "back");
     CHECK(same_bits(back.parameters.at("dense/kernel:0"), m.parameters.at("dense/kernel:0")));
+}
+
+TEST_CASE("float32 entries are counted in a note, and a layer without a bias is noted", "[models][weights]") {
+    const auto notes = read_model(fixture("nested_layers_f32.npz")).notes;
+    CHECK(std::find(notes.begin(), notes.end(),
+                    "3 of 3 entries are float32, widened exactly to float64 (a file written back stores them as "
+                    "float32 again, rounded to nearest)") != notes.end());
+    CHECK(std::find(notes.begin(), notes.end(), "'net.layers.10.weight' has no bias; its layer is W A alone") != notes.end());
 }
 
 TEST_CASE("the hidden activation of a weight file comes from the options", "[models][weights]") {
