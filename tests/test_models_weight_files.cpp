@@ -361,6 +361,14 @@ TEST_CASE("malformed .safetensors headers are refused naming the tensor or key",
     CHECK_THAT(parse_error("1234", model_format::safetensors), Catch::Contains("too short for the 8-byte header length"));
 }
 
+TEST_CASE("layers whose names do not order them and whose shapes chain in no order are refused", "[models][weights]") {
+    const std::string header = R"({"hidden.weight": {"dtype": "F64", "shape": [4, 3], "data_offsets": [0, 96]},)"
+                               R"( "out.weight": {"dtype": "F64", "shape": [1, 5], "data_offsets": [96, 136]}})";
+    const std::string message = parse_error(safetensors_file(header, std::string(136, '\0')), model_format::safetensors);
+    CHECK(message == "hand: the names do not order the layers (hidden 3->4, out 5->1) and their shapes chain in no order "
+                     "(each layer's fan_in must equal the units of the layer before)");
+}
+
 TEST_CASE("hand-damaged .npz archives are refused naming the member", "[models][weights]") {
     const std::string good = slurp(fixture("sequential_f64.npz"));
     REQUIRE(parse_error(good, model_format::npz) == "(no error)");
