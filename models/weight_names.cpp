@@ -247,9 +247,8 @@ void add_notes(model_file& m) {
     std::size_t f32 = 0;
     for (const auto& [name, o] : m.origins) f32 += o.dtype == "float32";
     if (f32 != 0)
-        m.notes.push_back(std::to_string(f32) + " of " + std::to_string(m.origins.size()) +
-                          " entries are float32, widened exactly to float64 (a file written back stores them as " +
-                          "float32 again, rounded to nearest)");
+        m.notes.push_back(std::to_string(f32) + " float32 entries widened exactly to float64; a written model stores " +
+                          "them as float32 again (rounded to nearest)");  // the words of the ONNX reader's note
     std::string kernels = names_with(m, [](const parameter_origin& o) { return o.transposed; });
     if (!kernels.empty()) m.notes.push_back("Keras kernels (in, out) read transposed, as units x fan_in: " + kernels);
     for (const auto& [w, b] : m.layers)

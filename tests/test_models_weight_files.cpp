@@ -164,8 +164,8 @@ TEST_CASE("Keras kernels are read transposed and written back as (in, out)", "[m
 TEST_CASE("float32 entries are counted in a note, and a layer without a bias is noted", "[models][weights]") {
     const auto notes = read_model(fixture("nested_layers_f32.npz")).notes;
     CHECK(std::find(notes.begin(), notes.end(),
-                    "3 of 3 entries are float32, widened exactly to float64 (a file written back stores them as "
-                    "float32 again, rounded to nearest)") != notes.end());
+                    "3 float32 entries widened exactly to float64; a written model stores them as float32 again "
+                    "(rounded to nearest)") != notes.end());
     CHECK(std::find(notes.begin(), notes.end(), "'net.layers.10.weight' has no bias; its layer is W A alone") != notes.end());
 }
 
