@@ -29,8 +29,10 @@ struct tensor_info {
 // nlohmann's reason without its prefix and position, printable and short: "syntax error while parsing object
 // - unexpected end of input; expected '}'".
 std::string json_reason(const std::string& what) {
-    std::size_t column = what.find("column "), colon = what.find(": ", column == std::string::npos ? 0 : column);
-    std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
+    std::size_t tag = what.find("] "), column = what.find("column "), colon = what.find(": ", column);
+    std::string reason = column != std::string::npos && colon != std::string::npos ? what.substr(colon + 2)
+                         : tag != std::string::npos                               ? what.substr(tag + 2)
+                                                                                  : what;
     if (reason.size() > 160) reason = reason.substr(0, 160) + "...";
     for (char& c : reason)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
@@ -51,6 +53,8 @@ json parse_header(const std::string& text, const std::string& source) {
     } catch (const json::parse_error& e) {
         throw input_error(source + ": the header is not valid JSON (at header byte " + std::to_string(e.byte) + ": " +
                           json_reason(e.what()) + ")");
+    } catch (const json::exception& e) {  // a number too large for any JSON number type (out_of_range 406)
+        throw input_error(source + ": the header is not valid JSON (" + json_reason(e.what()) + ")");
     }
     if (!header.is_object()) throw input_error(source + ": the header is not a JSON object");
     return header;

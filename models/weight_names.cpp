@@ -110,16 +110,12 @@ struct chain_search {
     bool exhausted = false;
 
     void extend() {
-        if (found.size() >= 2 || exhausted) return;
-        if (++steps > 200000) {
-            exhausted = true;
-            return;
-        }
         if (path.size() == layers.size()) {
             found.push_back(path);
             return;
         }
-        for (std::size_t k = 0; k < layers.size(); ++k) {
+        for (std::size_t k = 0; k < layers.size() && found.size() < 2 && !exhausted; ++k) {
+            if ((exhausted = ++steps > 1000000)) return;  // candidates looked at, not calls: bounds the time
             if (used[k] || (!path.empty() && layers[k].fan_in != layers[path.back()].units)) continue;
             used[k] = true;
             path.push_back(k);
@@ -157,8 +153,11 @@ void order_by_shapes(const std::string& source, std::vector<layer_entry>& layers
             example.clear();
             for (std::size_t k : search.found.front()) example.push_back(layers[k].prefix);
         }
-        throw input_error(source + ": " + what + " and their shapes chain in more than one order; pass the order " +
-                          "explicitly, e.g. --layer-order " + joined(example, ",") + " (model_read_options::layer_order)");
+        throw input_error(source + ": " + what + (search.found.size() >= 2 ? " and their shapes chain in more than one order"
+                                                                          : " and the search for the order their shapes "
+                                                                            "chain in took too long") +
+                          "; pass the order explicitly, e.g. --layer-order " + joined(example, ",") +
+                          " (model_read_options::layer_order)");
     }
     std::vector<layer_entry> sorted;
     for (std::size_t k : search.found.front()) sorted.push_back(layers[k]);
@@ -245,10 +244,11 @@ std::string names_with(const model_file& m, bool (*pick)(const parameter_origin&
 }
 
 void add_notes(model_file& m) {
-    std::string f32 = names_with(m, [](const parameter_origin& o) { return o.dtype == "float32"; });
-    if (!f32.empty())
-        m.notes.push_back("float32 entries widened exactly to float64 (a file written back stores them as float32 " +
-                          std::string("again, rounded to nearest): ") + f32);
+    std::size_t f32 = 0;
+    for (const auto& [name, o] : m.origins) f32 += o.dtype == "float32";
+    if (f32 != 0)
+        m.notes.push_back(std::to_string(f32) + " float32 entries widened exactly to float64; a written model stores " +
+                          "them as float32 again (rounded to nearest)");  // the words of the ONNX reader's note
     std::string kernels = names_with(m, [](const parameter_origin& o) { return o.transposed; });
     if (!kernels.empty()) m.notes.push_back("Keras kernels (in, out) read transposed, as units x fan_in: " + kernels);
     for (const auto& [w, b] : m.layers)
@@ -286,6 +286,7 @@ model_file assemble_weight_file(model_format format, const std::string& source, 
     std::string how = "layers in the order given";
     if (!options.layer_order.empty()) {
         order_explicitly(source, layers, options.layer_order);
+        m.notes.push_back(how + ": " + joined(prefixes_of(layers)));
     } else if (layers.size() == 1 || order_by_names(layers)) {
         how = "layers ordered by the numbers in their names";
         if (layers.size() > 1) m.notes.push_back(how + ": " + joined(prefixes_of(layers)));
@@ -301,12 +302,12 @@ model_file assemble_weight_file(model_format format, const std::string& source, 
 
 std::vector<weight_array> arrays_to_write(const model_file& m) {
     std::vector<std::string> order;
-    for (const auto& [w, b] : m.layers) {
-        order.push_back(w);
-        if (!b.empty()) order.push_back(b);
-    }
+    std::set<std::string> listed;
+    for (const auto& [w, b] : m.layers)
+        for (const std::string& name : {w, b})
+            if (!name.empty() && listed.insert(name).second) order.push_back(name);
     for (const auto& [name, value] : m.parameters)
-        if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+        if (listed.insert(name).second) order.push_back(name);
     std::vector<weight_array> arrays;
     for (const auto& name : order) {
         auto it = m.parameters.find(name);
