@@ -21,7 +21,7 @@ struct model_read_options {
     // Weight files (.npz, .safetensors) carry no activation: every hidden layer gets this one. ONNX ignores it.
     activation hidden_activation = activation::tanh;
     // Weight files: the layer prefixes in order ("fc1,fc2" or "0,2"), for names the reader cannot order
-    // alone. Empty: ordered from the names (docs/models.md, "Model files").
+    // alone. Empty: ordered from the names (docs/model-files.md).
     std::vector<std::string> layer_order;
     std::size_t max_input_bytes = default_max_input_bytes;
 };
