@@ -120,7 +120,7 @@ TEST_CASE("the default check and --detect-anomaly full name the same first non-f
     CHECK(diverged.err == run_command(exe, "--init glorot --iterations 50 --lr 1e12").err);
 }
 
-TEST_CASE("--detect-anomaly refuses an unknown mode and --no-detect-anomaly next to it", "[robustness][anomaly]") {
+TEST_CASE("symcheck refuses an unknown --detect-anomaly mode, and --no-detect-anomaly next to it", "[robustness][anomaly]") {
     auto bad = run_command(exe, "--detect-anomaly sometimes");
     CHECK(bad.status == 2);
     CHECK(bad.err == "symcheck: error: --detect-anomaly 'sometimes': unknown (choices: results, full)\n");
