@@ -2,6 +2,7 @@
 #include "engine/graph.hpp"
 
 #include <algorithm>
+#include <cfenv>
 #include <cmath>
 #include <iterator>
 #include <ostream>
@@ -85,6 +86,7 @@ struct graph_impl {
     std::unordered_map<std::string, std::size_t> by_name;
     bool ordered = false;
     std::vector<std::size_t> order;  // topological, valid while `ordered`
+    std::vector<std::size_t> sinks;  // nodes no op reads (the loss, the outputs), valid while `ordered`
     // Plans for the sets of input shapes seen, the least recently used dropped beyond max_plans.
     std::vector<std::unique_ptr<plan_state>> plans;
     plan_state* current = nullptr;
@@ -92,7 +94,7 @@ struct graph_impl {
     unsigned long clock = 0;
     bool forward_done = false;
     std::size_t changed_after_forward = none;  // a parameter or input written through value()
-    bool detect_anomaly = false;
+    anomaly_check anomaly = anomaly_check::off;
     bool poison = poison_by_default;
     long step = 0;
 
@@ -182,6 +184,11 @@ struct graph_impl {
     std::string inputs_list(const std::vector<std::size_t>& ids) const;
     plan_state& readable_plan();
     void check_finite(const tensor& t, const node_record& r, const char* what, const std::string& by) const;
+    // anomaly_check::results: the message for the first parameter value or sink value (after forward), or
+    // parameter gradient (after backward), that holds NaN/Inf; empty when all are finite. Allocates only then.
+    std::string non_finite_result(bool after_backward) const;
+    // Drops the plans that let retained node id's value or gradient be overwritten; keeps the others.
+    void drop_plans_losing(std::size_t id);
 };
 
 void graph_impl::ensure_order() {
@@ -194,6 +201,9 @@ void graph_impl::ensure_order() {
         throw graph_error("the graph has a cycle");
     }
     std::reverse(order.begin(), order.end());
+    sinks.clear();
+    for (auto id : order)
+        if (boost::out_degree(id, structure) == 0) sinks.push_back(id);
     ordered = true;
 }
 
@@ -293,6 +303,9 @@ std::unique_ptr<plan_state> graph_impl::build_plan() const {
 }
 
 tensor graph_impl::fresh_buffer(shape2 shape, bool of_op) const {
+    // An op's buffers are written before they are read (forward, the first sink, zeroed_grads), but the
+    // fill stays: it is the buffer's first touch, and page-faulting it here in one sequential pass measured
+    // cheaper than faulting it inside the first forward and backward (docs/performance.md).
     tensor t = tensor::from_shape({shape.rows, shape.cols});
     t.fill(poison && of_op ? std::numeric_limits<double>::quiet_NaN() : 0.0);
     return t;
@@ -523,6 +536,29 @@ void graph_impl::check_finite(const tensor& t, const node_record& r, const char*
     throw anomaly_error(msg.str());
 }
 
+std::string graph_impl::non_finite_result(bool after_backward) const {
+    auto message = [this](const tensor& t, const node_record& r, const char* what) -> std::string {
+        if (!first_non_finite(t)) return {};
+        try {
+            check_finite(t, r, what, {});
+        } catch (const anomaly_error& e) {
+            return e.what();
+        }
+        return {};
+    };
+    for (const auto& r : records) {
+        if (r.kind != node_kind::parameter) continue;
+        std::string m = after_backward ? message(*r.parameter_grad, r, "gradient") : message(*r.buffers[0], r, "value");
+        if (!m.empty()) return m;
+    }
+    if (after_backward) return {};
+    for (auto id : sinks) {
+        std::string m = message(*current->nodes[id].value, records[id], "value");
+        if (!m.empty()) return m;
+    }
+    return {};
+}
+
 node graph_impl::apply(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name) {
     if (!operation) throw graph_error("apply: null op");
     if (operands.size() != operation->arity())
@@ -660,6 +696,50 @@ void graph::feed(std::initializer_list<std::pair<node, const tensor&>> data) {
     im.forward_done = false;
 }
 
+namespace {
+// anomaly_check::results: a pass's floating-point exception flags (overflow, invalid, division by zero), which
+// the hardware raises at no cost when a value becomes Inf or NaN, even one that a later op hides (tanh of an
+// overflowed matmul is 1). Only this thread's: a BLAS worker thread's are not seen. The caller's flags are
+// put back afterwards.
+class fp_flags {
+public:
+    explicit fp_flags(bool on) : on_(on) {
+        if (!on_) return;
+        std::fegetexceptflag(&saved_, watched);
+        before_ = std::fetestexcept(watched);
+        std::feclearexcept(watched);
+    }
+    ~fp_flags() {
+        if (on_) std::fesetexceptflag(&saved_, before_);
+    }
+    fp_flags(const fp_flags&) = delete;
+    fp_flags& operator=(const fp_flags&) = delete;
+    bool raised() const { return on_ && std::fetestexcept(watched) != 0; }
+
+private:
+    static constexpr int watched = FE_OVERFLOW | FE_INVALID | FE_DIVBYZERO;
+    bool on_;
+    int before_ = 0;
+    std::fexcept_t saved_{};
+};
+
+// anomaly_check::results found `found` (a message), or a raised flag: the pass runs again checking every node,
+// which throws naming the first offending node as every_node would have. Should it not, `found` is thrown, or,
+// for a flag alone, nothing (an op's own intermediate overflowed, e.g. an exp it then divides by).
+void localize_anomaly(graph& g, graph_impl& im, const node* loss, const std::string& found) {
+    im.anomaly = anomaly_check::every_node;
+    try {
+        g.forward();
+        if (loss) g.backward(*loss);
+    } catch (...) {
+        im.anomaly = anomaly_check::results;
+        throw;
+    }
+    im.anomaly = anomaly_check::results;
+    if (!found.empty()) throw anomaly_error(found);
+}
+}  // namespace
+
 void graph::forward() {
     auto& im = *impl_;
     im.ensure_order();
@@ -670,6 +750,7 @@ void graph::forward() {
                           ": " + e.what());
     }
     auto& p = *im.current;
+    const fp_flags flags(im.anomaly == anomaly_check::results);
     // A pass that throws halfway leaves a mix of new and old values: backward must refuse it, so the pass
     // counts as done, and a parameter write as seen, only once every node is computed.
     im.forward_done = false;
@@ -681,16 +762,20 @@ void graph::forward() {
             if (shape_of(v) != r.shape)
                 throw graph_error("the value of '" + r.name + "' was resized to " + to_string(shape_of(v)) +
                                   "; it must stay " + to_string(r.shape) + " (use feed() to change an input)");
-            if (im.detect_anomaly) im.check_finite(v, r, "value", {});
+            if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
             continue;
         }
         r.operation->forward(n.fwd);
         p.value_state[id] = computed;
         if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
-        if (im.detect_anomaly) im.check_finite(v, r, "value", {});
+        if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
     }
     im.changed_after_forward = none;
     im.forward_done = true;
+    if (im.anomaly == anomaly_check::results) {
+        std::string found = im.non_finite_result(false);
+        if (!found.empty() || flags.raised()) localize_anomaly(*this, im, nullptr, found);
+    }
 }
 
 void graph::backward(node loss) {
@@ -712,14 +797,19 @@ void graph::backward(node loss) {
     const auto& ln = p.nodes[loss.id_];
     if (ln.grad == nullptr) return;  // nothing trainable reaches the loss
     ln.grad->fill(1.0);
+    const fp_flags flags(im.anomaly == anomaly_check::results);
     for (auto id : p.backward_order) {
         auto& r = im.records[id];
         auto& n = p.nodes[id];
         r.operation->backward(n.bwd);
-        if (im.detect_anomaly) {
+        if (im.anomaly == anomaly_check::every_node) {
             for (std::size_t i = 0; i < r.operands.size(); ++i)
                 if (n.bwd.in_grad[i]) im.check_finite(n.bwd.in_grad[i].buffer(), im.records[r.operands[i]], "gradient", r.name);
         }
+    }
+    if (im.anomaly == anomaly_check::results) {
+        std::string found = im.non_finite_result(true);
+        if (!found.empty() || flags.raised()) localize_anomaly(*this, im, &loss, found);
     }
 }
 
@@ -737,7 +827,27 @@ void graph::retain(node n) {
     auto& r = impl_->rec(n);
     if (!r.retained) {
         r.retained = true;
-        impl_->invalidate();
+        impl_->drop_plans_losing(n.id_);
+    }
+}
+
+// A plan keeps id readable when id's value and gradient buffers finally hold id's own results; then a plan
+// built with id retained would keep them too, and re-planning (with its fresh h x m buffers) buys nothing.
+void graph_impl::drop_plans_losing(std::size_t id) {
+    auto loses = [id](const plan_state& p) {
+        const auto& n = p.nodes[id];
+        return (n.value_slot != none && n.value_owner != id) || (n.grad_slot != none && n.grad_owner != id);
+    };
+    for (auto it = plans.begin(); it != plans.end();) {
+        if (!loses(**it)) {
+            ++it;
+            continue;
+        }
+        if (it->get() == current) {
+            retired = std::move(*it);
+            current = nullptr;
+        }
+        it = plans.erase(it);
     }
 }
 
@@ -749,8 +859,10 @@ void graph::set_poison_reused_buffers(bool on) {
 }
 bool graph::poison_reused_buffers() const { return impl_->poison; }
 
-void graph::set_detect_anomaly(bool on) { impl_->detect_anomaly = on; }
-bool graph::detect_anomaly() const { return impl_->detect_anomaly; }
+void graph::set_detect_anomaly(bool on) { impl_->anomaly = on ? anomaly_check::every_node : anomaly_check::off; }
+bool graph::detect_anomaly() const { return impl_->anomaly != anomaly_check::off; }
+void graph::set_anomaly_check(anomaly_check mode) { impl_->anomaly = mode; }
+anomaly_check graph::anomaly_check_mode() const { return impl_->anomaly; }
 void graph::set_step(long step) { impl_->step = step; }
 long graph::step() const { return impl_->step; }
 

@@ -19,6 +19,9 @@ struct graph_impl;
 
 enum class node_kind { input, parameter, op };
 
+// Anomaly detection (graph::set_anomaly_check): none, the results only (localising on a hit), or every node.
+enum class anomaly_check { off, results, every_node };
+
 // A light handle to one node of a graph. It stays valid while the graph lives, even if the graph is moved.
 // A default-constructed handle is null: every call on it (or passing it to a graph) throws graph_error.
 class node {
@@ -81,19 +84,27 @@ public:
     // Asks backward to also compute the gradient of an input (off by default; parameters always have one).
     void require_grad(node input, bool on = true);
     // Keeps this node's value and gradient readable after a pass (the planner may otherwise reuse
-    // an intermediate's buffers; reading a reused one throws). Called after a pass, it keeps every value
+    // an intermediate's buffers; reading a reused one throws). Plans that already keep it readable
+    // stay (no re-plan); the others are dropped. Called after a pass, it keeps every value
     // and gradient that pass left readable; those it had already overwritten throw until the next pass.
     void retain(node n);
     // Checks every value after forward and every gradient after backward for NaN/Inf, throwing
-    // anomaly_error naming the first offending node (op, shape, pass). Off by default.
+    // anomaly_error naming the first offending node (op, shape, pass). Off by default. The same as
+    // set_anomaly_check(on ? anomaly_check::every_node : anomaly_check::off).
     void set_detect_anomaly(bool on);
+    // How NaN/Inf is looked for: every_node checks each node as it is computed (costs a pass over every
+    // buffer); results checks only the values no op reads (the loss, the outputs) after forward and the
+    // parameters' gradients after backward, and at the first NaN/Inf there runs the pass again with
+    // every_node, so the error names the first offending node exactly as every_node would.
+    void set_anomaly_check(anomaly_check mode);
+    anomaly_check anomaly_check_mode() const;
     // Poisoning, for checking ops' saves() declarations: every buffer the planner would hand from one node
     // to another is instead NaN-filled once its first owner is done with it (the new owner gets a buffer of
     // its own), and op buffers start as NaN. A backward reading what it did not declare then gives NaN.
     // On by default in debug builds (NDEBUG undefined), off otherwise; gradcheck turns it on. Re-plans.
     void set_poison_reused_buffers(bool on);
     bool poison_reused_buffers() const;
-    bool detect_anomaly() const;
+    bool detect_anomaly() const;  // any check on
     // The pass number reported by anomaly errors; the training loop sets it to its iteration.
     void set_step(long step);
     long step() const;

@@ -158,6 +158,20 @@ TEST_CASE("training with anomaly detection on makes no heap allocation after the
     CHECK(n == 0);
 }
 
+TEST_CASE("training with the default results-only anomaly check makes no heap allocation after the first iteration",
+          "[alloc]") {
+    seed_network net(891);
+    net.g.set_anomaly_check(anomaly_check::results);
+    net.iteration();
+    auto n = count_allocations([&] {
+        for (int it = 0; it < 5; ++it) {
+            net.g.set_step(it);
+            net.iteration();
+        }
+    });
+    CHECK(n == 0);
+}
+
 TEST_CASE("the library's optimisers update in place without heap allocation after their first step", "[alloc]") {
     for (const char* name : {"gd", "momentum", "adam"}) {
         seed_network net(64);

@@ -287,6 +287,76 @@ TEST_CASE("anomaly detection names the node whose gradient turns infinite and wh
                                         "pass 0, produced by the backward of 'L'"));
 }
 
+TEST_CASE("checking only the results names the same first NaN node as checking every node",
+          "[engine][graph][anomaly]") {
+    graph g;
+    node x = g.input("x", {1, 3});
+    node l = log(x, "L");   // log(-1) = NaN: the first bad value
+    node t = tanh(l, "T");  // NaN again, but later
+    sum(t, "loss");
+    g.feed(x, tensor{{1, -1, 2}});
+    g.set_anomaly_check(anomaly_check::results);
+    g.set_step(7);
+    // Only the loss is checked; its NaN makes the pass run again node by node to find where it started.
+    CHECK_THROWS_MATCHES(g.forward(), anomaly_error,
+                         Catch::Message("anomaly: value of node 'L' (log, (1x3)) is NaN at (0,1) in pass 7"));
+    CHECK(g.anomaly_check_mode() == anomaly_check::results);
+    g.feed(x, tensor{{1, 3, 2}});
+    CHECK_NOTHROW(g.forward());
+}
+
+TEST_CASE("checking only the results finds an infinite gradient and names who produced it",
+          "[engine][graph][anomaly]") {
+    graph g;
+    node p = g.parameter("P", {1, 1});
+    g.value(p)(0, 0) = 1e-310;  // log(1e-310) = -713.8 is finite, its derivative 1 / 1e-310 is not
+    node loss = sum(log(p, "L"), "loss");
+    g.set_anomaly_check(anomaly_check::results);
+    g.forward();
+    CHECK(std::isfinite(g.value(loss)(0, 0)));
+    CHECK_THROWS_MATCHES(g.backward(loss), anomaly_error,
+                         Catch::Message("anomaly: gradient of node 'P' (parameter, (1x1)) is Inf at (0,0) in "
+                                        "pass 0, produced by the backward of 'L'"));
+}
+
+TEST_CASE("checking only the results still finds an overflow that a saturating op hides from them",
+          "[engine][graph][anomaly]") {
+    graph g;
+    node w = g.parameter("W", {1, 2});
+    node x = g.input("X", {2, 3});
+    node m = matmul(w, x, "M");  // 1e308 + 1e308 overflows to Inf ...
+    node loss = sum(tanh(m, "T"), "loss");  // ... which tanh turns into 1: loss and gradients stay finite
+    g.value(w).fill(1e308);
+    g.feed(x, tensor{{1, 1, 1}, {1, 1, 1}});
+    g.forward();
+    g.backward(loss);
+    REQUIRE(std::isfinite(g.value(loss)(0, 0)));
+    REQUIRE(std::isfinite(g.grad(w)(0, 0)));
+    g.set_anomaly_check(anomaly_check::results);
+    CHECK_THROWS_MATCHES(g.forward(), anomaly_error,
+                         Catch::Message("anomaly: value of node 'M' (matmul, (1x3)) is Inf at (0,0) in pass 0"));
+}
+
+TEST_CASE("retaining a node the plan already keeps readable does not re-plan", "[engine][graph][planner]") {
+    graph g;
+    node w = g.parameter("W", {2, 3});
+    node x = g.input("X", {3, 4});
+    node m = matmul(w, x, "M");  // sum does not work in place and matmul's gradient is its own: M keeps both
+    node loss = sum(m, "loss");
+    g.value(w).fill(0.5);
+    g.feed(x, tensor::from_shape({3, 4}));
+    g.forward();
+    g.backward(loss);
+    const tensor* value = &g.value(m);
+    const tensor* gradient = &g.grad(m);
+    g.retain(m);
+    // Same buffers (a re-plan would have made new ones) and still readable from the pass before.
+    CHECK(&g.value(m) == value);
+    CHECK(&g.grad(m) == gradient);
+    g.forward();
+    CHECK(&g.value(m) == value);
+}
+
 TEST_CASE("poisoning reused buffers changes no value or gradient of correct ops", "[engine][graph][poison]") {
     seed_network plain, poisoned;
     plain.g.set_poison_reused_buffers(false);

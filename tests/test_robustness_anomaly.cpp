@@ -102,6 +102,33 @@ TEST_CASE("parameters that overflow in the forward pass name the first non-finit
     CHECK(r.err.find("in pass 0") != std::string::npos);
 }
 
+TEST_CASE("the default check and --detect-anomaly full name the same first non-finite node", "[robustness][anomaly]") {
+    temp_dir dir("robust-inf-full");
+    write_filled_npy(dir / "W1.npy", 4, 6, 1e308);
+    write_filled_npy(dir / "b1.npy", 4, 1, 0.0);
+    write_filled_npy(dir / "W2.npy", 1, 4, 0.5);
+    write_filled_npy(dir / "b2.npy", 1, 1, 0.0);
+    const std::string load = "--iterations 5 --load '" + dir.path.string() + "'";
+    auto results = run_command(exe, load);
+    auto full = run_command(exe, load + " --detect-anomaly full");
+    check_anomaly(full);
+    CHECK(full.err.find("(matmul, (4x2201)) is Inf at (0,0) in pass 0") != std::string::npos);
+    CHECK(results.err == full.err);
+    // Diverging at a huge learning rate: the same message both ways too.
+    auto diverged = run_command(exe, "--init glorot --iterations 50 --lr 1e12 --detect-anomaly=full");
+    check_anomaly(diverged);
+    CHECK(diverged.err == run_command(exe, "--init glorot --iterations 50 --lr 1e12").err);
+}
+
+TEST_CASE("symcheck refuses an unknown --detect-anomaly mode, and --no-detect-anomaly next to it", "[robustness][anomaly]") {
+    auto bad = run_command(exe, "--detect-anomaly sometimes");
+    CHECK(bad.status == 2);
+    CHECK(bad.err == "symcheck: error: --detect-anomaly 'sometimes': unknown (choices: results, full)\n");
+    auto both = run_command(exe, "--detect-anomaly full --no-detect-anomaly");
+    CHECK(both.status == 2);
+    CHECK(both.err == "symcheck: error: --detect-anomaly and --no-detect-anomaly exclude each other\n");
+}
+
 TEST_CASE("a CSV holding 1e308 loads, and its overflow in training is reported as an anomaly, not a verdict",
           "[robustness][anomaly][csv]") {
     temp_dir dir("robust-huge");

@@ -173,7 +173,9 @@ mlp prepare_network(const config& cfg, const experiment& ex, const init_run& ini
     mlp net = ex.model ? model_network(*ex.model, ex.data.samples()) : build_mlp(ex.spec, ex.data.samples());
     net.g.feed(net.X, ex.data.X);
     net.g.feed(net.Y, ex.data.Y);
-    net.g.set_detect_anomaly(cfg.detect_anomaly);
+    net.g.set_anomaly_check(!cfg.detect_anomaly              ? anomaly_check::off
+                            : cfg.anomaly_check_every_node ? anomaly_check::every_node
+                                                           : anomaly_check::results);
     net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
     if (!cfg.load_dir.empty())
         load_parameters(net.g, cfg.load_dir);

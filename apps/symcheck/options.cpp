@@ -127,6 +127,10 @@ po::options_description describe_options() {
         ("tolerance", po::value<std::string>(),
          "relative tolerance under which two units count as identical (>= 0; default: the library's)")
         ("exact", po::bool_switch(), "units are identical only if bitwise equal")
+        ("detect-anomaly", po::value<std::string>()->value_name("MODE"),
+         "stop at the first NaN/Inf value or gradient, naming the node that produced it (results, the "
+         "default: check the loss, the outputs and the parameters each iteration and find the node only when "
+         "one is not finite; full: check every node as it is computed, slower). MODE: results or full")
         ("no-detect-anomaly", po::bool_switch(), "do not stop at the first NaN/Inf value or gradient")
         ("trace-every", po::value<std::string>()->default_value("1"),
          "analyse the effective width every N iterations for the trace (1 = every iteration)")
@@ -301,6 +305,12 @@ void read_analysis(const po::variables_map& vm, config& c) {
     c.exact = vm["exact"].as<bool>();
     if (c.exact && c.tolerance) throw input_error("--exact and --tolerance exclude each other");
     c.detect_anomaly = !vm["no-detect-anomaly"].as<bool>();
+    const std::string check = vm.count("detect-anomaly") ? vm["detect-anomaly"].as<std::string>() : "results";
+    if (check != "results" && check != "full")
+        throw input_error("--detect-anomaly '" + check + "': unknown (choices: results, full)");
+    if (!c.detect_anomaly && vm.count("detect-anomaly"))
+        throw input_error("--detect-anomaly and --no-detect-anomaly exclude each other");
+    c.anomaly_check_every_node = check == "full";
     c.trace_every = parse_count("trace-every", vm["trace-every"].as<std::string>(), false);
     c.lookahead = parse_count("lookahead", vm["lookahead"].as<std::string>(), true);
 }

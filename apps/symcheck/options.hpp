@@ -47,6 +47,7 @@ struct config {
     std::optional<double> tolerance;  // default: the analysis library's
     bool exact = false;
     bool detect_anomaly = true;
+    bool anomaly_check_every_node = false;  // --detect-anomaly full; else only the results, localising on a hit
     std::size_t trace_every = 1;
     std::size_t lookahead = 300;  // steps of the lookahead on the initial and final states; 0: none
     // Outputs.
