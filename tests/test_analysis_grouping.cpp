@@ -138,10 +138,10 @@ TEST_CASE("grouping agrees with a pairwise reference on planted classes and near
     std::mt19937_64 rng(14);
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
     const double tol = 0.01;
-    for (int trial = 0; trial < 30; ++trial) {
+    for (int trial = 0; trial < 31; ++trial) {  // the last with 2500 units, where group_units radix-sorts
         // 3 row elements and 2 column elements per unit; units copy a planted prototype, then some move by
         // just inside (0.999 tol) or just outside (1.001 tol) the tolerance on one element.
-        const std::size_t n = 5 + std::size_t(trial) * 7, prototypes = 1 + std::size_t(trial) % 6;
+        const std::size_t n = trial == 30 ? 2500 : 5 + std::size_t(trial) * 7, prototypes = 1 + std::size_t(trial + 1) % 6;
         std::vector<std::vector<double>> proto(prototypes, std::vector<double>(5)), numbers(n);
         for (auto& p : proto)
             for (auto& v : p) v = std::round(uniform(rng) * 4) * 0.05;  // coarse grid: prototypes often share elements
