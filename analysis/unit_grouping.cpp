@@ -207,21 +207,31 @@ private:
         return true;
     }
 
-    // Members sorted within each class; classes ordered by their smallest unit. Every unit (the pairs' ones
-    // already in members_) is keyed by its
-    // class's smallest unit and stably radix-sorted, so each class comes out whole, its members in order,
+    // Members sorted within each class; classes ordered by their smallest unit. A small class's units (the
+    // pairs' already in members_) are keyed by the class's smallest unit, a large class (more than 8) once
+    // by a marked entry; a stable radix sort then puts every class whole in place, its members in order,
     // read and written in sequence (looking classes up per unit missed the cache once per unit at 1e6).
     std::vector<std::vector<std::size_t>> numbered() {
+        constexpr std::size_t whole = std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 1);
         keyed_.swap(members_);
-        for (const range& r : found_) {
-            std::sort(order_.begin() + r.first, order_.begin() + r.second);
-            for (std::size_t i = r.first; i < r.second; ++i) keyed_.push_back({order_[r.first], order_[i]});
+        for (std::size_t k = 0; k < found_.size(); ++k) {
+            auto [lo, hi] = found_[k];
+            std::sort(order_.begin() + lo, order_.begin() + hi);
+            if (hi - lo > 8)
+                keyed_.push_back({order_[lo], k | whole});
+            else
+                for (std::size_t i = lo; i < hi; ++i) keyed_.push_back({order_[lo], order_[i]});
         }
         sort_keys(keyed_, spare_);
         std::vector<std::vector<std::size_t>> classes;
         classes.reserve(found_.size());
         for (std::size_t i = 0, end = 0; i < keyed_.size(); i = end) {
-            while (end < keyed_.size() && keyed_[end].key == keyed_[i].key) ++end;
+            for (end = i + 1; end < keyed_.size() && keyed_[end].key == keyed_[i].key;) ++end;
+            if (keyed_[i].unit & whole) {
+                const range& r = found_[keyed_[i].unit & ~whole];
+                classes.emplace_back(order_.begin() + r.first, order_.begin() + r.second);
+                continue;
+            }
             classes.emplace_back(end - i);
             for (std::size_t j = i; j < end; ++j) classes.back()[j - i] = keyed_[j].unit;
         }
