@@ -55,22 +55,29 @@ struct signed_layer {
     std::vector<std::vector<signed_tensor>> outgoing;  // per W_out: value, gradient
 };
 
-// +1, or -1 when the first number of the unit (bias, W_in row, W_out columns) beyond its tensor's tolerance
-// is negative: a unit and its exact mirror get opposite signs, identical units the same one.
-int sign_of(const graph& g, const hidden_layer& layer, std::size_t i, const comparison& how) {
-    auto first = [&](const tensor& t, bool by_row) -> int {
-        double tol = how.exact ? 0.0 : how.relative_tolerance * max_abs(t);
-        std::size_t elements = by_row ? t.shape()[1] : t.shape()[0];
-        for (std::size_t e = 0; e < elements; ++e) {
-            double v = by_row ? t(i, e) : t(e, i);
-            if (std::abs(v) > tol) return v < 0 ? -1 : 1;
+// Sets sign[i] (still 0) to the sign of unit i's first number in t beyond t's tolerance. The tolerance is
+// computed once per tensor (once per unit made the set-up quadratic in the units).
+void first_signs(const tensor& t, bool by_row, const comparison& how, std::vector<int>& sign) {
+    double tol = how.exact ? 0.0 : how.relative_tolerance * max_abs(t);
+    std::size_t units = sign.size(), elements = by_row ? t.shape()[1] : t.shape()[0];
+    // Walk the tensor in memory order; a unit keeps the first number found beyond the tolerance.
+    for (std::size_t a = 0; a < (by_row ? units : elements); ++a)
+        for (std::size_t b = 0; b < (by_row ? elements : units); ++b) {
+            std::size_t i = by_row ? a : b;
+            double v = t(a, b);
+            if (sign[i] == 0 && std::abs(v) > tol) sign[i] = v < 0 ? -1 : 1;
         }
-        return 0;
-    };
-    int s = layer.bias.valid() ? first(g.value(layer.bias), true) : 0;
-    if (!s) s = first(g.value(layer.weights_in), true);
-    for (std::size_t w = 0; !s && w < layer.weights_out.size(); ++w) s = first(g.value(layer.weights_out[w]), false);
-    return s < 0 ? -1 : 1;
+}
+
+// Per unit +1, or -1 when its first number (bias, W_in row, W_out columns) beyond its tensor's tolerance
+// is negative: a unit and its exact mirror get opposite signs, identical units the same one.
+std::vector<int> signs_of(const graph& g, const hidden_layer& layer, const comparison& how) {
+    std::vector<int> sign(layer.units(), 0);
+    if (layer.bias.valid()) first_signs(g.value(layer.bias), true, how, sign);
+    first_signs(g.value(layer.weights_in), true, how, sign);
+    for (node w : layer.weights_out) first_signs(g.value(w), false, how, sign);
+    for (int& s : sign) s = s < 0 ? -1 : 1;
+    return sign;
 }
 
 bool all_plus(const std::vector<int>& sign) {
@@ -222,8 +229,7 @@ std::vector<layer_partition> equitable_partition(const graph& g, const std::vect
         std::size_t n = layers[l].units();
         bool odd = mirrors && std::string(g.operation(layers[l].activation)->kind()) == op_kinds::tanh;
         parts[l].class_of.assign(n, 0);
-        parts[l].sign.assign(n, 1);
-        for (std::size_t i = 0; odd && i < n; ++i) parts[l].sign[i] = sign_of(g, layers[l], i, how);
+        parts[l].sign = odd ? signs_of(g, layers[l], how) : std::vector<int>(n, 1);
         parts[l].classes.assign(n ? 1 : 0, {});
         for (std::size_t i = 0; i < n; ++i) parts[l].classes[0].push_back(i);
     }

@@ -1,4 +1,5 @@
-// Times symmetry grouping on hidden layers of 1e3 to 1e6 units, to show it grows linearly (not a test).
+// Times symmetry grouping on hidden layers of 1e3 to 1e6 units, to show it grows linearly (not a test), beside
+// the previous version (grouping_baseline.cpp), and reports max/min of the cost per unit over the sizes.
 // Usage: OPENBLAS_NUM_THREADS=1 bench_grouping [max_units (default 1000000)] [repeats (default 5)]
 // Times are process CPU time (median of the repeats), so other jobs on the machine do not inflate them.
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "analysis/symmetry.hpp"
+#include "grouping_baseline.hpp"
 #include "timing.hpp"
 #include "ops/ops.hpp"
 
@@ -93,6 +95,33 @@ double time_full_analysis(std::size_t units, int repeats) {
     return s;
 }
 
+// One row per size and pattern: the current and the baseline group_units, which must give the same classes;
+// then per pattern the largest over the smallest ns/unit across the sizes (1.0 is perfectly linear).
+void grouping_table(std::size_t max_units, int repeats) {
+    const std::vector<std::string> patterns{"distinct", "pairs", "identical"};
+    std::printf("%9s  %-9s  %8s  %11s  %9s  %13s  %13s\n", "units", "pattern", "classes", "time (ms)", "ns/unit",
+                "baseline (ms)", "base ns/unit");
+    std::vector<std::vector<double>> per_unit(patterns.size()), base_per_unit(patterns.size());
+    for (std::size_t n = 1000; n <= max_units; n *= 10) {
+        for (std::size_t p = 0; p < patterns.size(); ++p) {
+            auto L = make_layer(n, patterns[p], 42);
+            std::vector<std::vector<std::size_t>> now, before;
+            double s = bench::median_cpu_seconds(repeats, [&] { now = group_units(n, L.slices); });
+            double b = bench::median_cpu_seconds(repeats, [&] { before = baseline::group_units(n, L.slices); });
+            if (now != before) std::fprintf(stderr, "classes differ from the baseline's at %zu units\n", n);
+            per_unit[p].push_back(s * 1e9 / double(n));
+            base_per_unit[p].push_back(b * 1e9 / double(n));
+            std::printf("%9zu  %-9s  %8zu  %11.3f  %9.1f  %13.3f  %13.1f\n", n, patterns[p].c_str(), now.size(), s * 1e3,
+                        per_unit[p].back(), b * 1e3, base_per_unit[p].back());
+        }
+    }
+    auto ratio = [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end()); };
+    std::printf("\nns/unit max/min over the sizes:");
+    for (std::size_t p = 0; p < patterns.size(); ++p)
+        std::printf("  %s %.2f (baseline %.2f)", patterns[p].c_str(), ratio(per_unit[p]), ratio(base_per_unit[p]));
+    std::printf("\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,15 +134,7 @@ int main(int argc, char** argv) {
     std::printf("group_units on a layer of n units, %zu inputs, %zu output: values and gradients of W_in, b, W_out\n"
                 "(%zu numbers per unit); CPU time, median of %d runs. Linear growth shows as a flat ns/unit column.\n\n",
                 inputs, outputs, 2 * (inputs + 1 + outputs), repeats);
-    std::printf("%9s  %-9s  %8s  %11s  %9s\n", "units", "pattern", "classes", "time (ms)", "ns/unit");
-    for (std::size_t n = 1000; n <= max_units; n *= 10) {
-        for (std::string pattern : {"distinct", "pairs", "identical"}) {
-            auto L = make_layer(n, pattern, 42);
-            std::size_t classes = 0;
-            double s = bench::median_cpu_seconds(repeats, [&] { classes = group_units(n, L.slices).size(); });
-            std::printf("%9zu  %-9s  %8zu  %11.3f  %9.1f\n", n, pattern.c_str(), classes, s * 1e3, s * 1e9 / double(n));
-        }
-    }
+    grouping_table(max_units, repeats);
     std::printf("\nanalyze_symmetry end to end (forward, backward on %zu samples, grouping, verdicts), random tanh layer\n\n",
                 samples);
     std::printf("%9s  %11s  %9s\n", "units", "time (ms)", "ns/unit");

@@ -91,3 +91,71 @@ TEST_CASE("grouping rejects a slice that does not hold one row per unit", "[symm
     CHECK_THROWS_WITH(group_units(4, {{&v, unit_slice::axis::row, 0.0}}),
                       Catch::Contains("(3x2)") && Catch::Contains("expected 4 rows"));
 }
+
+namespace {
+
+// The reference: the definition in unit_grouping.hpp applied literally, comparing pairs. A class whose
+// values of some element, sorted, have a gap above the tolerance is cut there, until nothing is cut.
+// Written for the test; shares no code with group_units.
+classes_t split_once(const std::vector<std::size_t>& c, const std::vector<std::vector<double>>& numbers, double tol) {
+    for (std::size_t e = 0; e < numbers[0].size(); ++e) {
+        // The units chained to the first one by steps of at most tol: a class of its own unless that is all.
+        std::vector<bool> in(c.size(), false);
+        in[0] = true;
+        for (bool grew = true; grew;) {
+            grew = false;
+            for (std::size_t i = 0; i < c.size(); ++i)
+                for (std::size_t j = 0; j < c.size(); ++j)
+                    if (in[i] && !in[j] && std::abs(numbers[c[i]][e] - numbers[c[j]][e]) <= tol) in[j] = grew = true;
+        }
+        if (std::find(in.begin(), in.end(), false) == in.end()) continue;
+        classes_t parts(2);
+        for (std::size_t i = 0; i < c.size(); ++i) parts[in[i] ? 0 : 1].push_back(c[i]);
+        return parts;
+    }
+    return {c};
+}
+
+classes_t reference_grouping(const std::vector<std::vector<double>>& numbers, double tol) {
+    classes_t classes(1);
+    for (std::size_t u = 0; u < numbers.size(); ++u) classes[0].push_back(u);
+    for (bool split = true; split;) {
+        classes_t next;
+        for (const auto& c : classes) {
+            classes_t parts = split_once(c, numbers, tol);
+            next.insert(next.end(), parts.begin(), parts.end());
+        }
+        split = next.size() > classes.size();
+        classes = next;
+    }
+    std::sort(classes.begin(), classes.end());  // members are in unit order already: by first unit
+    return classes;
+}
+
+}  // namespace
+
+TEST_CASE("grouping agrees with a pairwise reference on planted classes and near-tolerance pairs", "[symmetry][grouping]") {
+    std::mt19937_64 rng(14);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    const double tol = 0.01;
+    for (int trial = 0; trial < 31; ++trial) {  // the last with 2500 units, where group_units radix-sorts
+        // 3 row elements and 2 column elements per unit; units copy a planted prototype, then some move by
+        // just inside (0.999 tol) or just outside (1.001 tol) the tolerance on one element.
+        const std::size_t n = trial == 30 ? 2500 : 5 + std::size_t(trial) * 7, prototypes = 1 + std::size_t(trial + 1) % 6;
+        std::vector<std::vector<double>> proto(prototypes, std::vector<double>(5)), numbers(n);
+        for (auto& p : proto)
+            for (auto& v : p) v = std::round(uniform(rng) * 4) * 0.05;  // coarse grid: prototypes often share elements
+        for (std::size_t u = 0; u < n; ++u) {
+            numbers[u] = proto[rng() % prototypes];
+            if (rng() % 3 == 0) numbers[u][rng() % 5] += (rng() % 2 ? 0.999 : 1.001) * tol * (rng() % 2 ? 1 : -1);
+        }
+        tensor rows = tensor::from_shape({n, 3}), cols = tensor::from_shape({2, n});
+        for (std::size_t u = 0; u < n; ++u) {
+            for (std::size_t e = 0; e < 3; ++e) rows(u, e) = numbers[u][e];
+            for (std::size_t e = 0; e < 2; ++e) cols(e, u) = numbers[u][3 + e];
+        }
+        auto got = group_units(n, {{&rows, unit_slice::axis::row, tol}, {&cols, unit_slice::axis::column, tol}});
+        INFO("trial " << trial << ", " << n << " units");
+        CHECK(got == reference_grouping(numbers, tol));
+    }
+}

@@ -122,3 +122,28 @@ TEST_CASE("a sigmoid unit and its mirror are not merged: training moves their ou
     const tensor& W2 = net.g.value(net.W[1]);
     CHECK(std::abs(W2(0, 0) + W2(0, 1)) > 1e-3);
 }
+
+TEST_CASE("a mirror's sign comes from its first number beyond the tolerance: a later input, or the outgoing weight",
+          "[analysis][partition]") {
+    // Units 0 and 1 mirror each other but have zero bias and a zero first input weight, so their signs are
+    // read from input 1; units 2 and 3 have zero bias and zero inputs, so from their outgoing weights.
+    mlp net = random_mlp({5}, activation::tanh);
+    tensor& W1 = net.g.value(net.W[0]);
+    tensor& b1 = net.g.value(net.b[0]);
+    tensor& W2 = net.g.value(net.W[1]);
+    b1.fill(0.0);
+    b1(4, 0) = 0.3;
+    for (std::size_t j = 0; j < 4; ++j) {
+        W1(0, j) = j == 0 ? 0.0 : 0.5 + 0.1 * double(j);
+        W1(1, j) = -W1(0, j);
+        W1(2, j) = W1(3, j) = 0.0;
+    }
+    W2(0, 1) = -W2(0, 0);
+    W2(0, 3) = -W2(0, 2);
+    auto r = analyze_symmetry(net.g, net.loss);  // runs the forward and backward pass the partition reads
+    CHECK(r.layers.at(0).classes == classes_t{{0, 1}, {2, 3}, {4}});
+    auto parts = equitable_partition(net.g, find_hidden_layers(net.g), comparison{});
+    CHECK(parts.at(0).classes == classes_t{{0, 1}, {2, 3}, {4}});
+    CHECK(parts[0].sign[0] == -parts[0].sign[1]);
+    CHECK(parts[0].sign[2] == -parts[0].sign[3]);
+}
