@@ -132,6 +132,16 @@ TEST_CASE("torch.onnx.export's Identity copies of equal parameters become parame
     const bool noted = std::any_of(m.notes.begin(), m.notes.end(),
                                    [](const std::string& n) { return n.find("Identity copies") != std::string::npos; });
     CHECK(noted);
+    // Compressed by symcheck (both hidden layers one unit wide) and read back: still torch's logits.
+    temp_dir dir("identity");
+    auto r = run_command(SYMCHECK_EXE, "--model '" + torch_fixture("constant_deep_op13.onnx") + "' --quiet --compress '" +
+                                           dir / "small.onnx" + "'");
+    CHECK(r.status == 0);
+    model_file small = read_model(dir / "small.onnx");
+    CHECK(small.parameters.at("2.weight").size() == 1);  // (1 x 1): one unit feeds one unit
+    const tensor X = xt::transpose(load_npy(torch_fixture("constant_deep_op13.x.npy")));
+    const tensor want = xt::transpose(load_npy(torch_fixture("constant_deep_op13.logits.npy")));
+    CHECK(relative_error(network_logits(small, X), want) <= 1e-12);
 }
 
 namespace {
