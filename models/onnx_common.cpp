@@ -108,7 +108,7 @@ tensor symgrad_layout(const std::vector<double>& values, const std::vector<std::
 
 std::string supported_ops_list() {
     return "Gemm, MatMul, Add, Sub, Mul, Tanh, Sigmoid, Relu, LeakyRelu, Softmax and LogSoftmax (at the end), "
-           "Flatten, Identity, Reshape, Cast, Constant";
+           "Flatten, Identity, Reshape, Cast, Constant, Squeeze (of a single output, at the end)";
 }
 
 std::string node_label(const onnx::NodeProto& n) {

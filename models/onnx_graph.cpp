@@ -18,7 +18,7 @@ using namespace onnx_detail;
 namespace {
 
 bool passes_through(const std::string& op) {
-    return op == "Identity" || op == "Flatten" || op == "Reshape" || op == "Cast";
+    return op == "Identity" || op == "Flatten" || op == "Reshape" || op == "Cast" || op == "Squeeze";
 }
 
 }  // namespace
@@ -85,6 +85,8 @@ private:
     void flatten(const onnx::NodeProto& n);
     void cast(const onnx::NodeProto& n);
     void reshape(const onnx::NodeProto& n);
+    void squeeze(const onnx::NodeProto& n);
+    bool single_output_at_end(const onnx::NodeProto& n, node x) const;
     void constant_node(const onnx::NodeProto& n);
 
     const model_file& model_;
@@ -280,9 +282,31 @@ void onnx_lowering::reshape(const onnx::NodeProto& n) {
     const auto f = std::int64_t(x.shape().rows);
     const bool keeps = shape.size() == 2 && (shape[0] == -1 || (shape[0] == 0 && zero_copies)) &&
                        (shape[1] == f || (shape[1] == 0 && zero_copies) || (shape[1] == -1 && shape[0] != -1));
-    if (!keeps)
+    if (!keeps && !(shape == std::vector<std::int64_t>{-1} && single_output_at_end(n, x)))
         fail(n, "shape " + dims_text(shape) + " changes (batch, " + std::to_string(f) +
                     "); symcheck reads Reshape only where it leaves a 2-D batch unchanged");
+    identity(n);
+}
+
+// A binary classifier's `z.squeeze(1)` or `z.view(-1)`: (batch, 1) to (batch) as the graph's output, which
+// holds the same numbers; anywhere else the 1-D tensor would broadcast differently, so it is refused.
+bool onnx_lowering::single_output_at_end(const onnx::NodeProto& n, node x) const {
+    return x.shape().rows == 1 && graph_.output(0).name() == n.output(0);
+}
+
+void onnx_lowering::squeeze(const onnx::NodeProto& n) {
+    node x = computed(n, 0, true);
+    std::vector<std::int64_t> axes;
+    for (const auto& a : n.attribute())
+        if (a.name() == "axes") axes.assign(a.ints().begin(), a.ints().end());  // opset < 13
+    if (n.input_size() > 1 && !n.input(1).empty()) {                          // opset 13: a constant input
+        auto t = constants_.find(n.input(1));
+        if (t == constants_.end()) fail(n, "axes '" + n.input(1) + "' are computed; symcheck reads constant axes");
+        axes = int_values(*t->second, model_.source + ": " + node_label(n) + ": axes '" + n.input(1) + "'");
+    }
+    const bool feature_axis = axes.empty() || axes == std::vector<std::int64_t>{1} || axes == std::vector<std::int64_t>{-1};
+    if (!feature_axis || !single_output_at_end(n, x))
+        fail(n, "symcheck reads Squeeze only of axis 1 of a (batch, 1) output, as the graph's output");
     identity(n);
 }
 
@@ -326,7 +350,8 @@ void onnx_lowering::lower(const onnx::NodeProto& n) {
         {"LeakyRelu", &onnx_lowering::activation}, {"Softmax", &onnx_lowering::head},
         {"LogSoftmax", &onnx_lowering::head},   {"Flatten", &onnx_lowering::flatten},
         {"Identity", &onnx_lowering::identity}, {"Reshape", &onnx_lowering::reshape},
-        {"Cast", &onnx_lowering::cast},         {"Constant", &onnx_lowering::constant_node}};
+        {"Cast", &onnx_lowering::cast},         {"Constant", &onnx_lowering::constant_node},
+        {"Squeeze", &onnx_lowering::squeeze}};
     auto it = handlers.find(n.op_type());
     if (it == handlers.end() || (!n.domain().empty() && n.domain() != "ai.onnx"))
         throw input_error(model_.source + ": " + node_label(n) + " is not supported; symcheck reads: " + supported_ops_list());

@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine/error.hpp"
 #include "engine/files.hpp"
@@ -186,6 +188,33 @@ std::size_t check_samples(const onnx::GraphProto& g) {
     return fixed ? std::size_t(batch.dim_value()) : 1;
 }
 
+// torch.onnx.export stores parameters with equal values once and copies them with Identity nodes (its
+// initializer deduplication hits exactly the constant-initialised models symcheck is for). Each copy becomes
+// an initializer of its own, as in the state_dict, so the parameters stay independent. Returns the copies.
+std::vector<std::string> split_identity_copies(onnx::GraphProto& g) {
+    auto initializer = [&g](const std::string& name) -> const onnx::TensorProto* {
+        for (const auto& t : g.initializer())
+            if (t.name() == name) return &t;
+        return nullptr;
+    };
+    std::vector<std::string> copies;
+    for (int k = 0; k < g.node_size();) {
+        const onnx::NodeProto& n = g.node(k);
+        const onnx::TensorProto* from =
+            n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 ? initializer(n.input(0)) : nullptr;
+        if (!from || initializer(n.output(0))) {
+            ++k;
+            continue;
+        }
+        onnx::TensorProto copy = *from;  // copied before add_initializer can move the original
+        copy.set_name(n.output(0));
+        copies.push_back(n.output(0));
+        *g.add_initializer() = std::move(copy);
+        g.mutable_node()->erase(g.mutable_node()->begin() + k);
+    }
+    return copies;
+}
+
 }  // namespace onnx_detail
 
 model_file parse_onnx(const std::string& bytes, const std::string& source, const model_read_options& options) {
@@ -194,6 +223,7 @@ model_file parse_onnx(const std::string& bytes, const std::string& source, const
     check_inputs_and_output(g, source);
     for (auto& t : *g.mutable_initializer())
         if (t.data_location() == onnx::TensorProto::EXTERNAL) read_external(t, source, options.max_input_bytes);
+    const std::vector<std::string> copies = split_identity_copies(g);
     model_file model;
     model.format = model_format::onnx;
     model.source = source;
@@ -201,6 +231,11 @@ model_file parse_onnx(const std::string& bytes, const std::string& source, const
     model.document = std::shared_ptr<const onnx::ModelProto>(proto);
     build_onnx_logits(model, check_samples(g));  // every unsupported node and wrong shape is refused now
     add_notes(g, model);
+    std::string names;
+    for (const auto& c : copies) names += (names.empty() ? "" : ", ") + c;
+    if (!copies.empty())
+        model.notes.push_back(std::to_string(copies.size()) + " Identity copies of initializers (torch.onnx.export stores "
+                              "equal parameters once) read as parameters of their own: " + names);
     return model;
 }
 

@@ -97,6 +97,7 @@ void check_ranges(std::vector<tensor_info> infos, std::uint64_t data_size, const
     for (const auto& t : infos) {
         const std::string where = source + ": tensor '" + t.name + "'";
         std::uint64_t count = 1;
+        // Clamped just above data_size (a shape needing more is refused below), so the product cannot overflow.
         for (std::size_t d : t.shape) count = d == 0 ? 0 : count > data_size / d ? data_size + 1 : count * d;
         if (t.begin > t.end || t.end > data_size)
             throw input_error(where + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
@@ -104,7 +105,9 @@ void check_ranges(std::vector<tensor_info> infos, std::uint64_t data_size, const
         if (t.end - t.begin != count * item_size(t, source))
             throw input_error(where + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
                               "] hold " + std::to_string(t.end - t.begin) + " bytes, but shape " + shape_text(t.shape) +
-                              " of " + t.dtype + " needs " + std::to_string(count * item_size(t, source)));
+                              " of " + t.dtype + " needs " +
+                              (count > data_size ? "more than the " + std::to_string(data_size) + " data bytes"
+                                                 : std::to_string(count * item_size(t, source))));
     }
     std::sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
     std::uint64_t at = 0;

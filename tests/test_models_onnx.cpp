@@ -332,7 +332,7 @@ TEST_CASE("parameters a caller made inconsistent are refused naming the node and
 
 TEST_CASE("every bad ONNX file is refused with one line naming the place", "[models][onnx]") {
     const std::string supported = "; symcheck reads: Gemm, MatMul, Add, Sub, Mul, Tanh, Sigmoid, Relu, LeakyRelu, "
-                                  "Softmax and LogSoftmax (at the end), Flatten, Identity, Reshape, Cast, Constant";
+                                  "Softmax and LogSoftmax (at the end), Flatten, Identity, Reshape, Cast, Constant, Squeeze (of a single output, at the end)";
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"bad_not_protobuf.onnx", ": not an ONNX model (protobuf cannot parse it: truncated, or another format)"},
         {"bad_truncated.onnx", ": not an ONNX model (protobuf cannot parse it: truncated, or another format)"},

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -120,7 +121,22 @@ nlohmann::json compress_json(const config& cfg, const model_outcome& m) {
 
 }  // namespace
 
-model_file read_user_model(const config& cfg) { return read_model(cfg.model_path, read_options(cfg)); }
+// Refuses what would be silently ignored or destroy the input: --layer-order on an ONNX file (its graph gives
+// the order) and --compress naming the --model file itself (under any spelling or hard link).
+void check_model_flags(const config& cfg) {
+    if (!cfg.layer_order.empty() && model_format_of(cfg.model_path) == model_format::onnx)
+        throw input_error("--layer-order: applies to weight files (.npz, .safetensors); the graph of --model '" +
+                          cfg.model_path + "' gives its layers' order");
+    std::error_code ec;
+    if (!cfg.compress_path.empty() && std::filesystem::equivalent(cfg.compress_path, cfg.model_path, ec))
+        throw input_error("--compress: '" + cfg.compress_path + "' is the --model file itself; write the compressed " +
+                          "model to another file");
+}
+
+model_file read_user_model(const config& cfg) {
+    check_model_flags(cfg);
+    return read_model(cfg.model_path, read_options(cfg));
+}
 
 void attach_model(const config& cfg, experiment& ex) {
     auto m = std::make_shared<model_outcome>();
@@ -131,10 +147,14 @@ void attach_model(const config& cfg, experiment& ex) {
     if (m->inputs != ex.data.features())
         throw input_error("--model '" + cfg.model_path + "' takes " + count_words(m->inputs, "input", "inputs") +
                           " but --data '" + ex.data.source + "' has " + count_words(ex.data.features(), "feature", "features"));
-    if (m->outputs != wanted)
+    // Two logits (PyTorch's CrossEntropyLoss on two classes) read the 0/1 labels as two one-hot rows.
+    if (classes == 2 && m->outputs == 2) {
+        ex.data.Y = labels_for_head(ex.data.Y, 2);
+        if (ex.validation) ex.validation->Y = labels_for_head(ex.validation->Y, 2);
+    } else if (m->outputs != wanted)
         throw input_error("--model '" + cfg.model_path + "' gives " + count_words(m->outputs, "output", "outputs") +
                           " but --data '" + ex.data.source + "' has " + std::to_string(classes) + " classes, which need " +
-                          count_words(wanted, "output", "outputs"));
+                          count_words(wanted, "output", "outputs") + (classes == 2 ? " (or 2)" : ""));
     mlp probe = build_network(m->file, 1);
     ex.spec.inputs = m->inputs;
     ex.spec.hidden.clear();
