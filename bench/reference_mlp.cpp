@@ -10,7 +10,9 @@
 #include <stdexcept>
 
 // The loops are compiled for x86-64-v4 (AVX-512), v3 (AVX2, FMA) and the baseline, chosen at load time,
-// as a hand-written limit would use the machine; GCC vectorises them (no -ffast-math: IEEE throughout).
+// as a hand-written limit would use the machine (no -ffast-math: IEEE throughout). GCC 12 vectorises the
+// transcendental loops only in the v4 clone (elsewhere a constant-armed select becomes a branch); on a
+// CPU without AVX-512 they run scalar (docs/performance.md).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(SYMGRAD_REFERENCE_NO_CLONES)
 #define REFERENCE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
