@@ -10,9 +10,9 @@
 #include <stdexcept>
 
 // The loops are compiled for x86-64-v4 (AVX-512), v3 (AVX2, FMA) and the baseline, chosen at load time,
-// as a hand-written limit would use the machine (no -ffast-math: IEEE throughout). GCC 12 vectorises the
-// transcendental loops only in the v4 clone (elsewhere a constant-armed select becomes a branch); on a
-// CPU without AVX-512 they run scalar (docs/performance.md).
+// as a hand-written limit would use the machine (no -ffast-math: IEEE values throughout). GCC vectorises
+// every clone only with -fno-trapping-math (bench/CMakeLists.txt); without it, only AVX-512's masks let
+// it vectorise the selects.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(SYMGRAD_REFERENCE_NO_CLONES)
 #define REFERENCE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
