@@ -523,6 +523,7 @@ void print_row(const std::string& size, int threads, const nlohmann::json& v, do
 nlohmann::json run_configuration(const std::string& self, const bench_args& args, const std::string& size,
                                  int threads, bool& costs_agree) {
     auto names = variant_names();
+    const std::size_t reference = std::size_t(std::find(names.begin(), names.end(), "reference") - names.begin());
     std::vector<std::vector<nlohmann::json>> runs(names.size());
     double diff = 0.0;
     for (int r = 0; r < args.repeat; ++r) {
@@ -531,7 +532,7 @@ nlohmann::json run_configuration(const std::string& self, const bench_args& args
             runs[v].push_back(run_child(self, names[v], size, threads, args));
         }
         for (std::size_t v = 0; v < names.size(); ++v) {
-            double d = cost_difference(runs[v].back(), runs[2].back());  // names[2] is the reference
+            double d = cost_difference(runs[v].back(), runs[reference].back());
             if (!(d <= diff)) diff = d;
         }
     }
