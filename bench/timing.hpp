@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <ctime>
+#include <limits>
 #include <vector>
 
 namespace symgrad::bench {
@@ -12,6 +13,14 @@ inline double cpu_seconds() {
     timespec t{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// The median of a list (the mean of the two middle values for an even count); NaN for an empty list.
+inline double median(std::vector<double> values) {
+    if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+    std::sort(values.begin(), values.end());
+    std::size_t k = values.size();
+    return k % 2 ? values[k / 2] : 0.5 * (values[k / 2 - 1] + values[k / 2]);
 }
 
 // The median CPU time of `repeats` calls of f(): the median drops the runs another process disturbed.

@@ -1,8 +1,10 @@
-// bench_workload: the issue-5 training workload on the engine and on a hand-written C++ baseline.
+// bench_workload: the issue-5 training workload on the engine, on the old hand-written baseline (which
+// calls the engine's own kernels) and on the independent reference (bench/reference_mlp, no engine code).
 //
-// Each (size, threads, variant) runs in its own child process (this binary re-executed with --child),
-// so that the peak resident memory (VmHWM) of one variant cannot include the other's buffers. The
-// parent collects the children's one-line JSON reports and prints the table.
+// Each (size, threads, variant, repetition) runs in its own child process (this binary re-executed with
+// --child), so that the peak resident memory (VmHWM) of one variant cannot include another's buffers.
+// The variants run interleaved, repetition by repetition; the parent collects the children's one-line
+// JSON reports and prints the medians of the repetitions' mean CPU and wall times per iteration.
 #include <cblas.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -34,6 +37,7 @@
 #include "models/optim.hpp"
 #include "ops/kernels.hpp"
 #include "ops/ops.hpp"
+#include "reference_mlp.hpp"
 #include "timing.hpp"
 
 // --- heap allocation counter ------------------------------------------------------------------------
@@ -171,7 +175,7 @@ private:
     std::unique_ptr<symgrad::optimizer> gd_ = symgrad::make_gradient_descent(learning_rate);
 };
 
-// --- (b) the hand-written baseline ------------------------------------------------------------------
+// --- (b) the old hand-written baseline (it shares the engine's tanh/sigmoid kernels) -----------------
 // The article's formulas on buffers allocated once:
 //   Z1 = W1 X + b1, A1 = tanh Z1, Z2 = W2 A1 + b2, A2 = sigmoid Z2, J = -mean(Y log A2 + (1-Y) log(1-A2))
 //   dZ2 = (A2 - Y)/m, dW2 = dZ2 A1', db2 = sum dZ2, dZ1 = W2' dZ2 * (1 - A1^2), dW1 = dZ1 X', db1 = rowsum dZ1
@@ -245,8 +249,20 @@ private:
     std::vector<double> A1_, dZ1_, A2_, dZ2_;
 };
 
+// --- (c) the independent reference: bench/reference_mlp, which shares no code with the engine ------------
+class reference_variant {
+public:
+    explicit reference_variant(const problem& p)
+        : net_(p.n, p.h, p.m, p.X.data(), p.Y.data(), p.W1.data(), p.b1.data(), p.W2.data(), p.b2(0, 0),
+               learning_rate) {}
+    double step() { return net_.step(); }
+
+private:
+    symgrad::bench::reference::mlp net_;
+};
+
 #ifdef SYMGRAD_BENCH_LIBTORCH
-// --- (c) LibTorch autograd, eager (optional: -DSYMGRAD_BENCH_LIBTORCH=ON with Debian's libtorch-dev) --------
+// --- (d) LibTorch autograd, eager (optional: -DSYMGRAD_BENCH_LIBTORCH=ON with Debian's libtorch-dev) --------
 // The same network and update written as a LibTorch user would: float64 tensors, autograd, an in-place
 // update under NoGradGuard and grad().zero_() as optimizer.zero_grad() did in 1.13.
 class libtorch_variant {
@@ -295,29 +311,38 @@ nlohmann::json run_variant(const problem& p, int iterations) {
     double last_cost = first_cost;
     unsigned long allocations_before = heap_allocations.load(std::memory_order_relaxed);
     double cpu_before = cpu_seconds();
+    auto start = clock_type::now();
     for (int it = 0; it < iterations; ++it) {
         auto t0 = clock_type::now();
         last_cost = v.step();
         seconds[std::size_t(it)] = std::chrono::duration<double>(clock_type::now() - t0).count();
     }
+    double wall = std::chrono::duration<double>(clock_type::now() - start).count();
     double cpu = cpu_seconds() - cpu_before;
     unsigned long allocations = heap_allocations.load(std::memory_order_relaxed) - allocations_before;
-    std::vector<double> sorted = seconds;
-    std::sort(sorted.begin(), sorted.end());
-    std::size_t k = sorted.size();
-    double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
-    return {{"median_seconds", median},
-            {"min_seconds", sorted.front()},
+    // This repetition's means (they keep the iterations a preemption slowed down) and, for the record
+    // only, the median single iteration (which drops them).
+    return {{"wall_seconds_per_iteration", wall / iterations},
             // Process CPU time (all threads): at 1 thread, the time a busy machine's scheduler did not take.
             {"cpu_seconds_per_iteration", cpu / iterations},
+            {"median_single_iteration_seconds", symgrad::bench::median(seconds)},
             {"allocations_per_iteration", double(allocations) / iterations},
             {"peak_kib", peak_resident_kib()},
             {"first_cost", first_cost},
             {"last_cost", last_cost}};
 }
 
-int child_main(const std::string& variant, const std::string& size_label, int threads, int iterations) {
+// Pins this process to one CPU (a 1-thread run then cannot migrate between cores mid-iteration).
+bool pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+int child_main(const std::string& variant, const std::string& size_label, int threads, int iterations, int cpu) {
     openblas_set_num_threads(threads);
+    bool pinned = threads == 1 && cpu >= 0 && pin_to_cpu(cpu);
     auto it = std::find_if(all_sizes.begin(), all_sizes.end(), [&](const size_spec& s) { return s.label == size_label; });
     if (it == all_sizes.end()) return 2;
     problem p = make_problem(*it);
@@ -326,6 +351,8 @@ int child_main(const std::string& variant, const std::string& size_label, int th
         r = run_variant<engine_variant>(p, iterations);
     else if (variant == "baseline")
         r = run_variant<baseline_variant>(p, iterations);
+    else if (variant == "reference")
+        r = run_variant<reference_variant>(p, iterations);
 #ifdef SYMGRAD_BENCH_LIBTORCH
     else if (variant == "libtorch") {
         torch::set_num_threads(threads);
@@ -334,6 +361,7 @@ int child_main(const std::string& variant, const std::string& size_label, int th
 #endif
     else
         return 2;
+    r["pinned_cpu"] = pinned ? cpu : -1;
     std::cout << r.dump() << std::endl;
     return 0;
 }
@@ -347,10 +375,17 @@ std::vector<std::string> list_items(const std::string& s) {
     return items;
 }
 
+struct bench_args {
+    std::string sizes = "S,M,L", threads = "1,2", json_path, child;
+    int iterations = 10, repeat = 5, cpu = -1;
+};
+
+// OpenBLAS reads OPENBLAS_NUM_THREADS when it loads, so the child starts no more BLAS threads than asked.
 nlohmann::json run_child(const std::string& self, const std::string& variant, const std::string& size, int threads,
-                         int iterations) {
-    std::string cmd = "'" + self + "' --child " + variant + " --sizes " + size + " --threads " +
-                      std::to_string(threads) + " --iterations " + std::to_string(iterations);
+                         const bench_args& args) {
+    std::string cmd = "OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " '" + self + "' --child " + variant +
+                      " --sizes " + size + " --threads " + std::to_string(threads) + " --iterations " +
+                      std::to_string(args.iterations) + " --cpu " + std::to_string(args.cpu);
     FILE* pipe = popen(cmd.c_str(), "r");
     if (!pipe) throw std::runtime_error("bench_workload: cannot start " + cmd);
     std::string out;
@@ -360,14 +395,10 @@ nlohmann::json run_child(const std::string& self, const std::string& variant, co
     return nlohmann::json::parse(out);
 }
 
-struct bench_args {
-    std::string sizes = "S,M,L", threads = "1,2", json_path, child;
-    int iterations = 10, repeat = 1;
-};
-
 // Relative cost difference allowed between the variants: they do the same arithmetic up to the
-// order of floating-point operations (BLAS blocking, the bce gradient's algebraic form), which moves
-// the cost by ~1e-15 relative per iteration; 1e-9 catches any real difference in the work.
+// order of floating-point operations (BLAS blocking, fused loops, the bce gradient's algebraic form) and
+// their own tanh/sigmoid/log (a few ulp), which moves the cost by ~1e-15 relative per iteration; 1e-9
+// catches any real difference in the work.
 constexpr double cost_tolerance = 1e-9;
 
 #ifdef SYMGRAD_BENCH_LIBTORCH
@@ -376,14 +407,27 @@ constexpr bool with_libtorch = true;
 constexpr bool with_libtorch = false;
 #endif
 
+// The highest CPU this process may run on: the children of a 1-thread run are all pinned to it.
+int default_cpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    for (int c = CPU_SETSIZE - 1; c >= 0; --c)
+        if (CPU_ISSET(c, &set)) return c;
+    return -1;
+}
+
 // Parses the command line into `args`; returns an exit status when the program should stop (help, error).
 std::optional<int> parse_args(int argc, char** argv, bench_args& args) {
     namespace po = boost::program_options;
-    po::options_description opts("bench_workload: engine vs hand-written C++ on the 2-layer tanh/sigmoid workload");
+    po::options_description opts("bench_workload: the engine against an independent hand-written reference on the "
+                                 "2-layer tanh/sigmoid workload");
     opts.add_options()("help", "this message")("sizes", po::value(&args.sizes), "comma list of S, M, L")(
-        "iterations", po::value(&args.iterations), "timed iterations per run (after one warm-up)")(
+        "iterations", po::value(&args.iterations), "timed iterations per repetition (after one warm-up)")(
         "threads", po::value(&args.threads), "comma list of OpenBLAS thread counts")(
-        "repeat", po::value(&args.repeat), "engine/baseline pairs per configuration; the table shows the median")(
+        "repeat", po::value(&args.repeat),
+        "repetitions per configuration, every variant once per repetition; the table shows medians of their means")(
+        "cpu", po::value(&args.cpu), "CPU to pin 1-thread runs to (default: the last one this process may use)")(
         "json", po::value(&args.json_path), "also write the results as JSON to this file")(
         "child", po::value(&args.child), "internal: run one variant and print its JSON report");
     po::variables_map vm;
@@ -402,6 +446,7 @@ std::optional<int> parse_args(int argc, char** argv, bench_args& args) {
         std::cerr << "bench_workload: --iterations and --repeat must be at least 1\n";
         return 2;
     }
+    if (args.child.empty() && !vm.count("cpu")) args.cpu = default_cpu();
     return std::nullopt;
 }
 
@@ -416,63 +461,97 @@ double cost_difference(const nlohmann::json& x, const nlohmann::json& y) {
     return diff;
 }
 
-void print_row(const std::string& size, int threads, const nlohmann::json& e, const nlohmann::json& b, double ratio,
-               double diff) {
-    double pe = e["peak_kib"].get<double>() / 1024.0, pb = b["peak_kib"].get<double>() / 1024.0;
-    std::cout << std::setw(4) << size << std::setw(8) << threads << std::fixed << std::setprecision(3)
-              << std::setw(12) << 1e3 * e["median_seconds"].get<double>() << std::setw(12)
-              << 1e3 * b["median_seconds"].get<double>() << std::setprecision(3) << std::setw(7)
-              << ratio << std::setprecision(1) << std::setw(9)
-              << e["allocations_per_iteration"].get<double>() << "," << std::left << std::setw(6)
-              << b["allocations_per_iteration"].get<double>() << std::right << std::setw(9) << pe << ","
-              << std::left << std::setw(7) << pb << std::right << std::setprecision(3) << std::setw(9)
-              << pe / pb << std::scientific << std::setprecision(1) << std::setw(13) << diff
-              << std::fixed << std::setprecision(3) << std::setw(11)
-              << e["cpu_seconds_per_iteration"].get<double>() / b["cpu_seconds_per_iteration"].get<double>()
-              << std::defaultfloat;
+std::vector<std::string> variant_names() {
+    std::vector<std::string> names = {"engine", "baseline", "reference"};
+    if (with_libtorch) names.push_back("libtorch");
+    return names;
 }
 
-void print_libtorch_columns(const nlohmann::json& lt, const nlohmann::json& b) {
-    std::cout << std::fixed << std::setprecision(3) << std::setw(13) << 1e3 * lt["median_seconds"].get<double>()
-              << std::setw(18) << lt["median_seconds"].get<double>() / b["median_seconds"].get<double>()
-              << std::setprecision(1) << std::setw(14) << lt["allocations_per_iteration"].get<double>()
-              << std::setw(12) << lt["peak_kib"].get<double>() / 1024.0 << std::defaultfloat;
+// One variant's repetitions summarised: medians of the repetition means, and the largest of the rest.
+nlohmann::json summarize(const std::vector<nlohmann::json>& runs) {
+    auto values = [&](const char* key) {
+        std::vector<double> v;
+        for (const auto& r : runs) v.push_back(r[key].get<double>());
+        return v;
+    };
+    auto cpu = values("cpu_seconds_per_iteration"), wall = values("wall_seconds_per_iteration");
+    auto allocations = values("allocations_per_iteration"), peak = values("peak_kib");
+    return {{"cpu_seconds", symgrad::bench::median(cpu)},
+            {"wall_seconds", symgrad::bench::median(wall)},
+            {"allocations_per_iteration", *std::max_element(allocations.begin(), allocations.end())},
+            {"peak_mib", *std::max_element(peak.begin(), peak.end()) / 1024.0},
+            {"runs", runs}};
 }
 
-// One (size, threads) configuration: `repeat` engine/baseline pairs, the median pair's row printed, and
-// LibTorch once when built with it. Clears costs_agree when a variant computed a different cost.
+void print_header() {
+    std::cout << "size thr | cpu ms/it: engine  baseline reference" << (with_libtorch ? "  libtorch" : "")
+              << " | wall ms/it: engine  baseline reference" << (with_libtorch ? "  libtorch" : "")
+              << " | e/ref cpu wall | e/base cpu wall" << (with_libtorch ? " | e/torch cpu wall" : "")
+              << " | allocs/it e,b,r | peak MiB e,b,r | peak e/r | cost diff\n";
+}
+
+void print_row(const std::string& size, int threads, const nlohmann::json& v, double diff) {
+    auto names = variant_names();
+    auto ms = [&](const std::string& name, const char* key) { return 1e3 * v[name][key].get<double>(); };
+    auto ratio = [&](const std::string& a, const std::string& b, const char* key) {
+        return v[a][key].get<double>() / v[b][key].get<double>();
+    };
+    std::cout << std::setw(4) << size << std::setw(4) << threads << " |" << std::fixed << std::setprecision(3);
+    for (const char* key : {"cpu_seconds", "wall_seconds"}) {
+        std::cout << std::setw(key[0] == 'c' ? 17 : 18) << ms("engine", key);
+        for (std::size_t k = 1; k < names.size(); ++k) std::cout << std::setw(10) << ms(names[k], key);
+        std::cout << " |";
+    }
+    for (const char* other : {"reference", "baseline", "libtorch"}) {
+        if (!v.contains(other)) continue;
+        std::cout << std::setw(std::string(other) == "baseline" ? 11 : 10) << ratio("engine", other, "cpu_seconds")
+                  << std::setw(6) << ratio("engine", other, "wall_seconds") << " |";
+    }
+    std::cout << std::setprecision(1) << std::setw(7) << v["engine"]["allocations_per_iteration"].get<double>() << ","
+              << v["baseline"]["allocations_per_iteration"].get<double>() << ","
+              << v["reference"]["allocations_per_iteration"].get<double>() << std::setw(9)
+              << v["engine"]["peak_mib"].get<double>() << "," << v["baseline"]["peak_mib"].get<double>() << ","
+              << v["reference"]["peak_mib"].get<double>() << std::setprecision(3) << std::setw(8)
+              << ratio("engine", "reference", "peak_mib") << std::scientific << std::setprecision(1) << std::setw(10)
+              << diff << std::defaultfloat << "\n";
+    std::cout.flush();
+}
+
+// One (size, threads) configuration: `repeat` repetitions, each running every variant once (the starting
+// variant rotates, so no variant always follows the same one). Every run's costs are checked against the
+// reference's of the same repetition; clears costs_agree when one differs.
 nlohmann::json run_configuration(const std::string& self, const bench_args& args, const std::string& size,
                                  int threads, bool& costs_agree) {
-    std::vector<nlohmann::json> engine_runs, baseline_runs;
-    std::vector<double> ratios;
+    auto names = variant_names();
+    const std::size_t reference = std::size_t(std::find(names.begin(), names.end(), "reference") - names.begin());
+    std::vector<std::vector<nlohmann::json>> runs(names.size());
+    double diff = 0.0;
     for (int r = 0; r < args.repeat; ++r) {
-        engine_runs.push_back(run_child(self, "engine", size, threads, args.iterations));
-        baseline_runs.push_back(run_child(self, "baseline", size, threads, args.iterations));
-        ratios.push_back(engine_runs.back()["median_seconds"].get<double>() /
-                         baseline_runs.back()["median_seconds"].get<double>());
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            std::size_t v = (k + std::size_t(r)) % names.size();
+            runs[v].push_back(run_child(self, names[v], size, threads, args));
+        }
+        for (std::size_t v = 0; v < names.size(); ++v) {
+            double d = cost_difference(runs[v].back(), runs[reference].back());
+            if (!(d <= diff)) diff = d;
+        }
     }
-    // Report the pair whose ratio is the median one.
-    std::vector<std::size_t> idx(ratios.size());
-    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
-    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ratios[a] < ratios[b]; });
-    std::size_t pick = idx[idx.size() / 2];
-    const auto& e = engine_runs[pick];
-    const auto& b = baseline_runs[pick];
-    double diff = cost_difference(e, b);
     if (!(diff <= cost_tolerance)) costs_agree = false;
-    print_row(size, threads, e, b, ratios[pick], diff);
-    nlohmann::json lt;
-    if (with_libtorch) {
-        // Once per configuration, after the pairs: a third variant in the same run, same data.
-        lt = run_child(self, "libtorch", size, threads, args.iterations);
-        if (!(cost_difference(lt, b) <= cost_tolerance)) costs_agree = false;
-        print_libtorch_columns(lt, b);
-    }
-    std::cout << "\n";
-    std::cout.flush();
-    return {{"size", size},          {"threads", threads},  {"iterations", args.iterations},
-            {"ratio", ratios[pick]}, {"all_ratios", ratios}, {"cost_relative_difference", diff},
-            {"engine", e},           {"baseline", b},        {"libtorch", lt}};
+    nlohmann::json result = {{"size", size},
+                             {"threads", threads},
+                             {"iterations", args.iterations},
+                             {"repeat", args.repeat},
+                             {"cost_relative_difference", diff}};
+    for (std::size_t v = 0; v < names.size(); ++v) result[names[v]] = summarize(runs[v]);
+    print_row(size, threads, result, diff);
+    return result;
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five, fifteen;
+    in >> one >> five >> fifteen;
+    return one + " " + five + " " + fifteen;
 }
 
 }  // namespace
@@ -480,7 +559,8 @@ nlohmann::json run_configuration(const std::string& self, const bench_args& args
 int main(int argc, char** argv) {
     bench_args args;
     if (auto status = parse_args(argc, argv, args)) return *status;
-    if (!args.child.empty()) return child_main(args.child, args.sizes, std::stoi(args.threads), args.iterations);
+    if (!args.child.empty())
+        return child_main(args.child, args.sizes, std::stoi(args.threads), args.iterations, args.cpu);
 
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -492,15 +572,18 @@ int main(int argc, char** argv) {
 
     nlohmann::json results = nlohmann::json::array();
     bool costs_agree = true;
-    std::cout << "elementwise kernels: " << symgrad::kernels::instruction_set() << " (both variants)\n";
-    std::cout << "size threads   engine_ms baseline_ms  ratio  allocs/it(e,b)  peak_MiB(e,b)  peak_ratio  cost_rel_diff  cpu_ratio"
-              << (with_libtorch ? "  libtorch_ms libtorch/baseline allocs/it(t) peak_MiB(t)" : "") << "\n";
+    std::cout << "engine and baseline elementwise kernels: " << symgrad::kernels::instruction_set()
+              << "; 1-thread runs pinned to CPU " << args.cpu << "; load average " << load_average() << "\n"
+              << "times: median over " << args.repeat << " repetitions of each repetition's mean over "
+              << args.iterations << " iterations\n";
+    print_header();
     for (const auto& size : list_items(args.sizes))
         for (const auto& t : list_items(args.threads))
             results.push_back(run_configuration(self, args, size, std::stoi(t), costs_agree));
+    std::cout << "load average at the end " << load_average() << "\n";
     if (!args.json_path.empty()) std::ofstream(args.json_path) << results.dump(2) << "\n";
     if (!costs_agree) {
-        std::cerr << "bench_workload: the engine and the baseline computed different costs (relative difference > "
+        std::cerr << "bench_workload: the variants computed different costs (relative difference > "
                   << cost_tolerance << "); the comparison is invalid\n";
         return 1;
     }
