@@ -44,6 +44,9 @@ TEST_CASE("symcheck --model refuses flags that contradict the file's state with 
     check_one_line_refusal("--model m.pt", "--model: m.pt: not a model file");
     check_one_line_refusal("--compress out.npz", "--compress: applies to --model FILE only");
     check_one_line_refusal("--layer-order fc1,fc2", "--layer-order: applies to --model FILE only");
+    check_one_line_refusal("--model m.npz --layer-order fc1,,fc2", "--layer-order: 'fc1,,fc2' has an empty name");
+    check_one_line_refusal("--model m.npz --layer-order ,", "--layer-order: ',' has an empty name");
+    check_one_line_refusal("--model m.onnx --activation relu", "--activation: an ONNX --model names its own activations");
 }
 
 TEST_CASE("symcheck --compress must name a file of the input's format", "[symcheck][model]") {

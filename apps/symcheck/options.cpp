@@ -226,9 +226,15 @@ void read_model_file(const po::variables_map& vm, config& c) {
         throw input_error("--hidden and --model exclude each other: the model file gives the layer widths");
     if (!vm["data"].defaulted() && c.data.empty()) throw input_error("--data: must be 'titanic' or a CSV path");
     if (vm["data"].defaulted()) c.data.clear();  // no data: the weight-only analysis
+    if (format == model_format::onnx && !vm["activation"].defaulted())
+        throw input_error("--activation: an ONNX --model names its own activations; the flag is for .npz and .safetensors");
     if (vm.count("layer-order"))
-        for (auto& prefix : split(vm["layer-order"].as<std::string>(), ','))
-            if (!prefix.empty()) c.layer_order.push_back(prefix);
+        for (auto& prefix : split(vm["layer-order"].as<std::string>(), ',')) {
+            if (prefix.empty())
+                throw input_error("--layer-order: '" + vm["layer-order"].as<std::string>() +
+                                  "' has an empty name; give the layer prefixes separated by commas, e.g. fc1,fc2");
+            c.layer_order.push_back(prefix);
+        }
     if (!vm.count("compress")) return;
     c.compress_path = vm["compress"].as<std::string>();
     if (c.compress_path.empty()) throw input_error("--compress: needs a file name");
