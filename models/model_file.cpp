@@ -1,7 +1,11 @@
 // read_model / build_network / write_model: the format is chosen here, the work is done per format.
 #include "models/model_file.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <ostream>
+
+#include <sys/stat.h>
 
 #include "engine/error.hpp"
 #include "models/model_formats.hpp"
@@ -10,8 +14,20 @@ namespace symgrad {
 
 namespace {
 
+// Case-insensitive, so model.NPZ (as some Windows tools name it) reads like model.npz.
 bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+    if (s.size() < tail.size()) return false;
+    return std::equal(tail.begin(), tail.end(), s.end() - std::ptrdiff_t(tail.size()), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    });
+}
+
+// A device is never a model file, and /dev/zero or /dev/urandom would be read up to the input limit
+// (gigabytes) before the format could refuse it: refused at once instead.
+void refuse_devices(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+        throw input_error(path + ": a device, not a model file (.onnx, .npz or .safetensors)");
 }
 
 }  // namespace
@@ -34,6 +50,7 @@ model_format model_format_of(const std::string& path) {
 
 model_file read_model(const std::string& path, const model_read_options& options) {
     const model_format format = model_format_of(path);
+    refuse_devices(path);
     std::string what = std::string("a model file (.") + to_string(format) + ")";
     return parse_model(read_whole_file(path, what, options.max_input_bytes), format, path, options);
 }

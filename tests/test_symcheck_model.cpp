@@ -180,17 +180,22 @@ TEST_CASE("symcheck --model refuses data whose feature count differs from the mo
     CHECK(r.err.find("takes 5 inputs but --data 'titanic (embedded)' has 6 features") != std::string::npos);
 }
 
-TEST_CASE("symcheck --compress whose check fails exits 3 and writes nothing", "[symcheck][model][files]") {
-    network_state s;  // two distinct units that a tolerance of 0.5 merges
+TEST_CASE("symcheck --compress whose tolerance merges would move the outputs merges only equal units", "[symcheck][model][files]") {
+    network_state s;  // two distinct units that a tolerance of 0.5 would merge, changing the outputs
     s.layers.push_back({tensor{{0.3, -0.7, 0, 0, 0, 0}, {0.5, -0.6, 0, 0, 0, 0}}, tensor{{0.2}, {0.2}}});
     s.layers.push_back({tensor{{1.0, 2.0}}, tensor{{0.0}}});
     temp_dir dir("fails");
     auto r = run_command(exe, "--model '" + saved_model(dir, s, "m.npz") + "' --data titanic --tolerance 0.5 --quiet --compress '" +
                                   dir / "small.npz" + "' --json '" + dir / "r.json" + "'");
-    CHECK(r.status == 3);
-    CHECK(r.err.find("--compress: the compressed model's outputs differ") != std::string::npos);
-    CHECK_FALSE(std::filesystem::exists(dir / "small.npz"));
-    CHECK_FALSE(std::filesystem::exists(dir / "r.json"));
+    CHECK(r.status != 2);
+    CHECK(r.status != 3);
+    const json j = json::parse(slurp(dir / "r.json"));
+    CHECK(j["compress"]["parameters_after"] == j["compress"]["parameters_before"]);  // nothing was bitwise equal
+    CHECK(j["compress"]["notes"].dump().find("merged only bitwise-equal units instead") != std::string::npos);
+    // Both units kept, so the outputs are the original's exactly.
+    model_file small = read_model(dir / "small.npz");
+    CHECK(small.parameters.at("0.weight").shape()[0] == 2);
+    CHECK(j["compress"]["max_relative_difference"].get<double>() == 0.0);
 }
 
 TEST_CASE("symcheck --model refuses data whose classes the model's outputs cannot give", "[symcheck][model][files]") {
@@ -259,4 +264,17 @@ TEST_CASE("symcheck --model --iterations N trains the file's state further and c
     for (std::size_t k = 0; k < 6; ++k)
         CHECK(small.parameters.at("0.weight")(0, k) == Approx(trained.layers[0].W(0, k)).epsilon(1e-12));
     CHECK(small.parameters.at("2.weight")(0, 0) == Approx(4 * trained.layers[1].W(0, 0)).epsilon(1e-12));
+}
+
+TEST_CASE("A model path is matched by extension in any case, and a device is refused before any read",
+          "[symcheck][model][files]") {
+    CHECK(symgrad::model_format_of("model.NPZ") == symgrad::model_format::npz);
+    CHECK(symgrad::model_format_of("Model.Onnx") == symgrad::model_format::onnx);
+    CHECK(symgrad::model_format_of("w.SafeTensors") == symgrad::model_format::safetensors);
+    temp_dir dir("device");
+    std::filesystem::create_symlink("/dev/zero", dir / "zero.npz");
+    auto r = run_command(exe, "--model '" + dir / "zero.npz" + "'");
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find("zero.npz: a device, not a model file") != std::string::npos);
 }
