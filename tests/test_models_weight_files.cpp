@@ -40,7 +40,8 @@ tensor matrix_of(const nlohmann::json& rows) {
 
 std::vector<std::string> good_files() {
     std::vector<std::string> names;
-    for (const auto& [name, v] : expected()["files"].items()) names.push_back(name);
+    const nlohmann::json all = expected();  // items() of a temporary would outlive it (ASan: use after free)
+    for (const auto& [name, v] : all["files"].items()) names.push_back(name);
     return names;
 }
 
