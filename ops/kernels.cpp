@@ -40,6 +40,7 @@ using baseline = detail::simd_kernels<xsimd::default_arch>;
 // (XCR0) whether it saves the AVX-512 registers.
 bool cpu_has_avx512() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();  // needed if the first kernel call comes from another file's static initializer
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 #else
     return false;
