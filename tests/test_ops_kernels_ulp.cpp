@@ -94,6 +94,10 @@ TEST_CASE("every kernel is within its stated ulp bound on every instruction set"
     // Bounds: ops/kernels.hpp. Below the normal range a result may lose all its bits (exp flushes to 0 under
     // e^-708.4), so there the absolute error must stay under 2^-1022, the smallest normal double.
     const long double smallest_normal = std::numeric_limits<double>::min();
+    // Every row of SYMGRAD_KERNELS (ops/kernel_list.hpp) has its case, with a bound, above.
+#define SYMGRAD_COUNT_KERNEL(name, body) +1
+    REQUIRE(std::size(cases) == std::size_t(0 SYMGRAD_KERNELS(SYMGRAD_COUNT_KERNEL)));
+#undef SYMGRAD_COUNT_KERNEL
     for (const auto& set : symgrad::kernels::available_kernel_sets()) {
         for (const auto& c : cases) {
             accuracy acc;
