@@ -325,7 +325,16 @@ TEST_CASE("truncated, extended or corrupt encodings are refused with one line na
     std::string huge = good;
     const std::size_t at = std::string("symgrad run_result 1\n").size();
     for (std::size_t i = 0; i < 8; ++i) huge[at + i] = char(0xff);
-    CHECK_THROWS_WITH(decode(huge), Catch::Matchers::Contains("a length of 18446744073709551615 runs past the end"));
+    CHECK_THROWS_WITH(decode(huge), "run encoding: a length of 18446744073709551615 runs past the end (at byte 21 of " +
+                                        std::to_string(good.size()) + ")");
+    // An empty run: the header (21 bytes), the init's and the trace's lengths, then the initial report's
+    // verdict at byte 37; its `exact` flag follows five more 8-byte fields, at byte 85.
+    std::string enumerator = encode(run_result{}), flag = enumerator;
+    enumerator[37] = 9;
+    const std::string of = " of " + std::to_string(flag.size()) + ")";
+    CHECK_THROWS_WITH(decode(enumerator), "run encoding: an enumerator of value 9 (at byte 37" + of);
+    flag[85] = 2;
+    CHECK_THROWS_WITH(decode(flag), "run encoding: a bool of value 2 (at byte 85" + of);
     // Flipping any single byte either decodes to something or throws input_error: never a crash.
     for (std::size_t i = 0; i < good.size(); i += 7) {
         std::string bad = good;

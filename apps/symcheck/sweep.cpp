@@ -130,8 +130,10 @@ public:
     }
 
 private:
-    [[noreturn]] void fail(const std::string& what) const {
-        throw input_error("run encoding: " + what + " (at byte " + std::to_string(pos_) + " of " +
+    // `at`: where the offending value starts.
+    [[noreturn]] void fail(const std::string& what) const { fail(what, pos_); }
+    [[noreturn]] void fail(const std::string& what, std::size_t at) const {
+        throw input_error("run encoding: " + what + " (at byte " + std::to_string(at) + " of " +
                           std::to_string(b_.size()) + ")");
     }
     std::size_t left() const { return b_.size() - pos_; }
@@ -145,7 +147,7 @@ private:
     // A length of elements that take at least `each` bytes apiece.
     std::size_t length(std::size_t each) {
         std::uint64_t n = u64();
-        if (n > left() / each) fail("a length of " + std::to_string(n) + " runs past the end");
+        if (n > left() / each) fail("a length of " + std::to_string(n) + " runs past the end", pos_ - 8);
         return n;
     }
     void get(bool& x) {
@@ -158,7 +160,7 @@ private:
     void get(long& n) { n = long(std::int64_t(u64())); }
     void get(int& n) {
         std::int64_t v = std::int64_t(u64());
-        if (v < INT_MIN || v > INT_MAX) fail("an int of value " + std::to_string(v));
+        if (v < INT_MIN || v > INT_MAX) fail("an int of value " + std::to_string(v), pos_ - 8);
         n = int(v);
     }
     void get(double& d) {
@@ -172,7 +174,7 @@ private:
     void get(tensor& t) {
         std::size_t rows = u64(), cols = u64();
         if (rows != 0 && cols > left() / 8 / rows)
-            fail("a tensor of " + std::to_string(rows) + " x " + std::to_string(cols) + " runs past the end");
+            fail("a tensor of " + std::to_string(rows) + " x " + std::to_string(cols) + " runs past the end", pos_ - 16);
         t = tensor::from_shape({rows, cols});
         for (double& d : t) get(d);
     }
@@ -205,7 +207,7 @@ private:
     template <class T> void get(T& x) {
         if constexpr (std::is_enum_v<T>) {
             std::uint64_t v = u64();
-            if (v > std::uint64_t(last_of<T>())) fail("an enumerator of value " + std::to_string(v));
+            if (v > std::uint64_t(last_of<T>())) fail("an enumerator of value " + std::to_string(v), pos_ - 8);
             x = T(v);
         } else {
             fields(*this, x);
