@@ -335,6 +335,13 @@ TEST_CASE("truncated, extended or corrupt encodings are refused with one line na
     CHECK_THROWS_WITH(decode(enumerator), "run encoding: an enumerator of value 9 (at byte 37" + of);
     flag[85] = 2;
     CHECK_THROWS_WITH(decode(flag), "run encoding: a bool of value 2 (at byte 85" + of);
+    // An empty tensor with an absurd dimension (found by fuzzing: it overflowed xtensor's strides).
+    run_result empty_tensor;
+    empty_tensor.final_parameters["e"] = tensor::from_shape({0, 3});
+    std::string wide = encode(empty_tensor);  // ends with the tensor's rows and columns
+    wide[wide.size() - 1] = char(0x80);
+    CHECK_THROWS_WITH(decode(wide), "run encoding: an impossible tensor of 0 x 9223372036854775811 (at byte " +
+                                        std::to_string(wide.size() - 16) + " of " + std::to_string(wide.size()) + ")");
     // Flipping any single byte either decodes to something or throws input_error: never a crash.
     for (std::size_t i = 0; i < good.size(); i += 7) {
         std::string bad = good;

@@ -173,8 +173,10 @@ private:
     }
     void get(tensor& t) {
         std::size_t rows = u64(), cols = u64();
-        if (rows != 0 && cols > left() / 8 / rows)
-            fail("a tensor of " + std::to_string(rows) + " x " + std::to_string(cols) + " runs past the end", pos_ - 16);
+        // A dimension beside a zero one allocates nothing but must keep xtensor's stride arithmetic in range.
+        constexpr std::size_t largest_dimension = std::size_t(1) << 32;
+        if (rows > largest_dimension || cols > largest_dimension || (rows != 0 && cols > left() / 8 / rows))
+            fail("an impossible tensor of " + std::to_string(rows) + " x " + std::to_string(cols), pos_ - 16);
         t = tensor::from_shape({rows, cols});
         for (double& d : t) get(d);
     }
