@@ -255,10 +255,12 @@ std::vector<run_result> gather_runs(std::vector<run_result> mine, std::size_t ru
     for (const auto& run : mine) encoded.push_back(encode(run));
     writer message;
     message(encoded);
+    mine = {}, encoded = {};  // freed before every rank's runs arrive
     const std::vector<std::string> all = peers.all_gather(message.bytes);
     const std::size_t ranks = peers.size();
     std::vector<run_result> gathered(runs);
-    // Every rank checks every message the same way, so a bad one fails all of them alike and none waits.
+    // Every rank decodes every message, its own included, so all hold the same runs and a bad message fails
+    // all of them alike, none waiting.
     for (std::size_t q = 0; q < ranks; ++q) {
         const auto expected = runs_of(runs, q, ranks);
         std::vector<std::string> parts;
@@ -274,7 +276,7 @@ std::vector<run_result> gather_runs(std::vector<run_result> mine, std::size_t ru
                               " runs, expected " + std::to_string(expected.size()) + " of " + std::to_string(runs));
         for (std::size_t j = 0; j < parts.size(); ++j) {
             try {
-                gathered[expected[j]] = q == peers.rank() ? std::move(mine[j]) : decode(parts[j]);
+                gathered[expected[j]] = decode(parts[j]);
             } catch (const input_error& e) {
                 throw input_error("gathering runs: run " + std::to_string(expected[j]) + " from rank " +
                                   std::to_string(q) + ": " + e.what());
