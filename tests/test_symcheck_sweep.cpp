@@ -310,6 +310,29 @@ TEST_CASE("a rank that sends the wrong number of runs fails every rank with the 
     CHECK(errors[1] == errors[0]);
 }
 
+TEST_CASE("a rank whose run failed makes every rank fail with its line before the gathering, none waiting",
+          "[sweep]") {
+    std::vector<std::string> outcome(3);
+    testing::run_ranks(3, [&](collective& peers) {
+        config cfg = sweep_config();
+        std::string failure;
+        std::vector<run_result> results;
+        try {
+            if (peers.rank() == 1) cfg.data = "/nonexistent/shard.csv";
+            cfg.inits = {cfg.inits[peers.rank()]};
+            results = run_experiment(cfg, nullptr).runs;
+        } catch (const error& e) {
+            failure = e.what();
+        }
+        // The protocol of sweep.hpp: agree on the first failure, then gather only if there is none.
+        const std::string first = first_error(peers, failure);
+        outcome[peers.rank()] = first.empty() ? "gathered " + std::to_string(gather_runs(results, 3, peers).size()) : first;
+    });
+    CHECK(outcome[0].find("/nonexistent/shard.csv") != std::string::npos);
+    CHECK(outcome[1] == outcome[0]);
+    CHECK(outcome[2] == outcome[0]);
+}
+
 TEST_CASE("truncated, extended or corrupt encodings are refused with one line naming the byte", "[sweep]") {
     const std::string good = encode(single_process().runs[1]);
     REQUIRE_NOTHROW(decode(good));
