@@ -285,6 +285,8 @@ struct column_scan {
     std::string first_bad;  // the first infinite or overflowing number's message, thrown if the column is numeric
     std::set<std::string, std::less<>> categories;  // distinct filled values (all of them unless categories_cut)
     bool categories_cut = false;  // numbers came before the first text cell: values collected in another pass
+    std::size_t distinct_count = npos;  // sharded, identifier-like for sure: the count only, `categories` empty
+    std::size_t distinct() const { return distinct_count != npos ? distinct_count : categories.size(); }
     bool id_named = false;          // a name ending in "id": its numbers are kept for the identifier rule
     std::vector<double> id_values;
     std::size_t first_missing_row = npos;  // once the ranks of a sharded load agreed, the row in the file
@@ -482,9 +484,8 @@ void decide_labels(first_pass& p, dataset& d) {
 // Why a column looks like an identifier (names, tickets, a PassengerId), or empty when it does not.
 std::string identifier_reason(const column_scan& c, std::size_t rows, const csv_options& options) {
     std::size_t filled = rows - c.missing;
-    if (!c.numeric() && (c.categories.size() > options.max_categories ||
-                         (c.categories.size() >= 3 && 2 * c.categories.size() > filled)))
-        return "identifier-like text (" + std::to_string(c.categories.size()) + " distinct values in " +
+    if (!c.numeric() && (c.distinct() > options.max_categories || (c.distinct() >= 3 && 2 * c.distinct() > filled)))
+        return "identifier-like text (" + std::to_string(c.distinct()) + " distinct values in " +
                std::to_string(filled) + " filled cells)";
     if (!c.numeric() || !ends_with_id(c.name) || filled < 2) return "";
     std::vector<double> v = c.id_values;
@@ -675,10 +676,54 @@ void agree_values(const first_pass& p, value_sets& values) {
     }
 }
 
+// How many distinct values the ranks' sets hold together, without any rank holding them all: in round q every
+// rank publishes its values whose hash is q modulo the ranks, and every rank counts that round's distinct ones.
+std::size_t count_distinct(collective& peers, const std::set<std::string, std::less<>>& mine) {
+    std::size_t total = 0;
+    for (std::size_t q = 0; q < peers.size(); ++q) {
+        std::vector<const std::string*> share;
+        for (const auto& v : mine)
+            if (std::hash<std::string>{}(v) % peers.size() == q) share.push_back(&v);
+        packer out;
+        out.put(share.size());
+        for (const std::string* v : share) out.put(*v);
+        std::set<std::string> round;
+        for (const auto& bytes : peers.all_gather(out.bytes())) {
+            unpacker in(bytes);
+            for (std::size_t n = in.number(); n > 0; --n) round.insert(in.text());
+        }
+        total += round.size();
+    }
+    return total;
+}
+
+// The text values of the columns `which` (this rank's in `sets`) as the columns' categories, united over the
+// ranks; but when identifiers are left out and one rank alone holds more than max_categories values of a column,
+// that column is identifier-like for sure and only its count of distinct values is agreed (no rank holds them all).
+void agree_categories(first_pass& p, const csv_options& options, const std::vector<std::size_t>& which,
+                      value_sets& sets) {
+    std::vector<double> largest(which.size());
+    for (std::size_t w = 0; w < which.size(); ++w) largest[w] = double(sets[w].size());
+    agree_max(p, largest.data(), largest.size());
+    const double limit = options.drop_identifiers ? double(options.max_categories) : INFINITY;
+    value_sets small;
+    std::vector<std::size_t> small_which;
+    for (std::size_t w = 0; w < which.size(); ++w) {
+        column_scan& c = p.columns[which[w]];
+        c.categories.clear();
+        if (p.peers && largest[w] > limit)
+            c.distinct_count = count_distinct(*p.peers, sets[w]);
+        else
+            small.push_back(std::move(sets[w])), small_which.push_back(which[w]);
+    }
+    agree_values(p, small);
+    for (std::size_t w = 0; w < small_which.size(); ++w) p.columns[small_which[w]].categories = std::move(small[w]);
+}
+
 // Another pass: the distinct filled values of the given columns in the rows `keep` marks (all rows if null),
-// of every rank.
+// of every rank if `unite` (else this rank's).
 void collect_values(block_source& source, const first_pass& p, const std::vector<std::size_t>& which,
-                    const std::vector<std::uint64_t>* keep, value_sets& values) {
+                    const std::vector<std::uint64_t>* keep, value_sets& values, bool unite = true) {
     values.assign(which.size(), {});
     local_step(p, [&] {
         auto reader = rows_reader(source, p);
@@ -692,18 +737,18 @@ void collect_values(block_source& source, const first_pass& p, const std::vector
             }
         }
     });
-    agree_values(p, values);
+    if (unite) agree_values(p, values);
 }
 
 // Text columns whose first cells were numbers (and too many to keep) get their values from one more pass.
-void complete_categories(block_source& source, first_pass& p) {
+void complete_categories(block_source& source, first_pass& p, const csv_options& options) {
     std::vector<std::size_t> which;
     for (std::size_t k = 0; k < p.columns.size(); ++k)
         if (p.columns[k].used && p.columns[k].categories_cut && !p.columns[k].numeric()) which.push_back(k);
     if (which.empty()) return;
     value_sets values;
-    collect_values(source, p, which, nullptr, values);
-    for (std::size_t w = 0; w < which.size(); ++w) p.columns[which[w]].categories = std::move(values[w]);
+    collect_values(source, p, which, nullptr, values, false);
+    agree_categories(p, options, which, values);
 }
 
 // Each text column's levels: the values seen in the kept rows (one more pass when rows were dropped).
@@ -995,8 +1040,7 @@ std::string pack_scan(const first_pass& p) {
     for (const auto& first : p.label_firsts) k.put(first.first).put(first.second);
     for (const auto& c : p.columns) {
         k.put(c.missing).put(std::size_t(c.any_text)).put(std::size_t(c.any_value)).put(c.first_bad);
-        k.put(std::size_t(c.categories_cut || (c.any_value && !c.any_text))).put(c.categories.size());
-        for (const auto& v : c.categories) k.put(v);
+        k.put(std::size_t(c.categories_cut || (c.any_value && !c.any_text)));
         k.put(c.first_missing_row).put(c.first_missing_place).put(c.first_missing_text);
     }
     return k.bytes();
@@ -1023,7 +1067,6 @@ void merge_column(unpacker& in, column_scan& c, std::size_t row_base) {
     const std::string bad = in.text();
     if (c.first_bad.empty()) c.first_bad = bad;
     c.categories_cut = in.number() != 0 || c.categories_cut;
-    for (std::size_t n = in.number(); n > 0; --n) c.categories.insert(in.text());
     const std::size_t row = in.number();
     std::string where = in.text(), shown_text = in.text();
     if (c.first_missing_row == npos && row != npos)
@@ -1031,10 +1074,12 @@ void merge_column(unpacker& in, column_scan& c, std::size_t row_base) {
 }
 
 // Every rank's first pass merged on every rank, so the decisions that follow are the same everywhere: counts
-// summed, the first error of each kind in file order, labels and text values united. Each rank keeps its own
-// rows' missing-cell bits.
+// summed, the first error of each kind in file order, labels and text values united (agree_categories). Each
+// rank keeps its own rows' missing-cell bits.
 void agree_scan(first_pass& p, const csv_options& options) {
     const std::vector<std::string> all = p.peers->all_gather(pack_scan(p));
+    value_sets local(p.columns.size());
+    for (std::size_t k = 0; k < p.columns.size(); ++k) local[k] = std::move(p.columns[k].categories);
     label_classes classes(options.max_classes);
     std::string label_error;
     std::size_t rows = 0, ragged = 0, ragged_fields = 0;
@@ -1055,6 +1100,12 @@ void agree_scan(first_pass& p, const csv_options& options) {
     p.ragged_line = ragged, p.ragged_fields = ragged_fields;
     p.classes = classes;
     p.label_error = label_error;
+    std::vector<std::size_t> which;  // text columns whose every rank has all its values (else complete_categories)
+    value_sets sets;
+    for (std::size_t k = 0; k < p.columns.size(); ++k)
+        if (p.columns[k].used && p.columns[k].any_text && !p.columns[k].categories_cut)
+            which.push_back(k), sets.push_back(std::move(local[k]));
+    agree_categories(p, options, which, sets);
 }
 
 // Whether no value of `sorted` (this rank's, distinct) is on another rank too: every rank's values gathered.
@@ -1164,7 +1215,7 @@ dataset build_table(first_pass& p, block_source& source, const csv_options& opti
     for (std::size_t k = 0; k < p.names.size(); ++k)
         if (!p.columns[k].used && k != p.label) d.notes.push_back("left out column '" + p.names[k] + "' as asked (ignore)");
     decide_labels(p, d);
-    complete_categories(source, p);
+    complete_categories(source, p, options);
     std::vector<feature_column> columns = feature_columns(p, options, d);
     std::size_t kept = 0, all_kept = 0;
     const std::vector<std::uint64_t> keep = rows_to_keep(p, columns, options, d, kept, all_kept);

@@ -252,5 +252,12 @@ TEST_CASE("warnings and notes count every shard: leaks, constants, single class,
         t += std::to_string(r + 1) + ",name" + std::to_string(r) + "," + std::to_string(r % 2 ? 5 + r : -r) + ",4," +
              std::to_string(r % 2) + "\n";
     check_against_whole(write_csv("warnings.csv", t));
+    // Identifier-like text with more than max_categories values on one rank (only their count is agreed) and
+    // names repeated across shards; a ticket column whose first cells are numbers.
+    std::string u = "Name,Ticket,v,y\n";
+    for (int r = 0; r < 150; ++r)
+        u += "n" + std::to_string((r * 7) % 110) + "," + (r < 60 ? std::to_string(r) : "T" + std::to_string(r % 90)) +
+             "," + std::to_string(r % 4) + "," + std::to_string(r % 2) + "\n";
+    check_against_whole(write_csv("names.csv", u));
     check_against_whole(write_csv("single.csv", "a,y\n1,1\n2,1\n3,1\n4,1\n5,1\n6,1\n"));
 }
