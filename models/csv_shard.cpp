@@ -98,16 +98,50 @@ private:
     std::string path_;
 };
 
-// Runs the automaton from every state at once over [a, b) (the tracks merge as soon as their states meet, so
-// usually two remain: inside quotes or not). A record boundary at q: a line break ends at q-1 (a "\r\n" is one)
-// and the state at q is at_record.
+// The automaton run from every state at once: a tuple of 7 states (one per start state), numbered as met. Its
+// transitions are built on first use; a file meets a few dozen tuples, so each byte costs one table look-up.
+class tuple_automaton {
+public:
+    using tuple = std::array<std::uint8_t, states>;
+    tuple_automaton() {
+        tuple identity;
+        for (std::uint8_t s = 0; s < states; ++s) identity[s] = s;
+        id(identity);
+    }
+    std::uint32_t step(std::uint32_t t, byte_class k) {
+        std::uint32_t& next = next_[t][k];
+        if (next == unknown) {
+            tuple moved;
+            for (std::size_t s = 0; s < states; ++s) moved[s] = next_state[tuples_[t][s]][k];
+            const std::uint32_t n = id(moved);  // may grow next_: `next` is not used after this
+            next_[t][k] = n;
+            return n;
+        }
+        return next;
+    }
+    const tuple& at(std::uint32_t t) const { return tuples_[t]; }
+
+private:
+    static constexpr std::uint32_t unknown = std::numeric_limits<std::uint32_t>::max();
+    std::uint32_t id(const tuple& t) {
+        for (std::uint32_t k = 0; k < tuples_.size(); ++k)
+            if (tuples_[k] == t) return k;
+        tuples_.push_back(t);
+        next_.push_back({unknown, unknown, unknown, unknown, unknown});
+        return std::uint32_t(tuples_.size() - 1);
+    }
+    std::vector<tuple> tuples_;
+    std::vector<std::array<std::uint32_t, 5>> next_;
+};
+
+// Runs the automaton from every state at once over [a, b). A record boundary at q: a line break ends at q - 1
+// (a "\r\n" is one) and the state at q is at_record.
 range_scan scan_range(byte_reader& in, std::size_t a, std::size_t b, std::size_t size) {
     range_scan out;
     out.found.fill(none);
-    std::array<std::uint8_t, states> track{};  // per start state, its track
-    std::array<std::uint8_t, states> st{};     // per track, its state
-    std::size_t tracks = states;
-    for (std::uint8_t s = 0; s < states; ++s) track[s] = st[s] = s;
+    tuple_automaton automaton;
+    std::uint32_t t = 0;
+    std::size_t unfound = states;
     const std::size_t chunk = std::size_t(1) << 20;
     bool break_before = false;  // a line break ended at q - 1
     if (a > 0 && a < b) {
@@ -120,29 +154,18 @@ range_scan scan_range(byte_reader& in, std::size_t a, std::size_t b, std::size_t
         if (bytes.size() < d - c) throw input_error(in.path() + ": the file changed while it was being read; load it again");
         for (std::size_t q = c; q < d; ++q) {
             const char ch = bytes[q - c];
-            if (break_before)
-                for (std::uint8_t s = 0; s < states; ++s)
-                    if (out.found[s] == none && st[track[s]] == at_record) out.found[s] = q, out.breaks_before[s] = out.breaks;
-            const byte_class k = classify(ch);
-            for (std::size_t t = 0; t < tracks; ++t) st[t] = next_state[st[t]][k];
+            if (break_before && unfound)
+                for (std::size_t s = 0; s < states; ++s)
+                    if (out.found[s] == none && automaton.at(t)[s] == at_record)
+                        out.found[s] = q, out.breaks_before[s] = out.breaks, --unfound;
+            t = automaton.step(t, classify(ch));
             if (ch == '\0' && out.nul == none) out.nul = q, out.newlines_before_nul = out.newlines;
             break_before = ch == '\n' || (ch == '\r' && (q + 1 - c >= bytes.size() || bytes[q + 1 - c] != '\n'));
             out.newlines += ch == '\n';
             out.breaks += break_before;
-            if ((q & 4095) == 0) {  // merge tracks whose states met: their futures are the same
-                std::array<std::uint8_t, states> slot;
-                slot.fill(states);
-                std::size_t kept = 0;
-                std::array<std::uint8_t, states> merged{};
-                for (std::size_t t = 0; t < tracks; ++t)
-                    if (slot[st[t]] == states) merged[kept] = st[t], slot[st[t]] = std::uint8_t(kept++);
-                for (std::uint8_t s = 0; s < states; ++s) track[s] = slot[st[track[s]]];
-                st = merged;
-                tracks = kept;
-            }
         }
     }
-    for (std::uint8_t s = 0; s < states; ++s) out.end[s] = st[track[s]];
+    for (std::size_t s = 0; s < states; ++s) out.end[s] = automaton.at(t)[s];
     return out;
 }
 
