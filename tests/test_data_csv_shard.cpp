@@ -261,4 +261,3 @@ TEST_CASE("warnings and notes count every shard: leaks, constants, single class,
     check_against_whole(write_csv("names.csv", u));
     check_against_whole(write_csv("single.csv", "a,y\n1,1\n2,1\n3,1\n4,1\n5,1\n6,1\n"));
 }
-
