@@ -261,3 +261,54 @@ TEST_CASE("warnings and notes count every shard: leaks, constants, single class,
     check_against_whole(write_csv("names.csv", u));
     check_against_whole(write_csv("single.csv", "a,y\n1,1\n2,1\n3,1\n4,1\n5,1\n6,1\n"));
 }
+
+namespace {
+
+// Thread ranks that rewrite the file once, between two collectives (all ranks wait at a barrier meanwhile):
+// after the `after`-th all_gather, as if another program wrote it while the ranks were loading.
+class rewriting_collective final : public collective {
+public:
+    rewriting_collective(collective& inner, std::size_t after, std::string path, std::string text)
+        : inner_(inner), after_(after), path_(std::move(path)), text_(std::move(text)) {}
+    std::size_t rank() const override { return inner_.rank(); }
+    std::size_t size() const override { return inner_.size(); }
+    void sum(double* data, std::size_t n) override { inner_.sum(data, n); }
+    void max(double* data, std::size_t n) override { inner_.max(data, n); }
+    std::vector<std::string> all_gather(const std::string& mine) override {
+        std::vector<std::string> all = inner_.all_gather(mine);
+        if (++calls_ == after_) {
+            if (rank() == 0) write_csv(path_, text_);
+            double barrier = 0.0;
+            inner_.sum(&barrier, 1);
+        }
+        return all;
+    }
+
+private:
+    collective& inner_;
+    std::size_t after_, calls_ = 0;
+    std::string path_, text_;
+};
+
+}  // namespace
+
+TEST_CASE("a file rewritten between the passes is refused by every rank", "[csv_shard]") {
+    const std::string text = numeric_csv(40);
+    std::string other = text;
+    other.replace(other.find('\n') + 1, 1, "x");  // the first value becomes text
+    const std::string expected = write_csv("rewritten.csv", text) + ": the file changed while it was being read; load it again";
+    for (std::size_t n : {2, 3}) {
+        const std::string path = write_csv("rewritten.csv", text);
+        std::vector<std::string> errors(n);
+        // The 6th all_gather merges the first pass: the rewrite lands before the pass that writes X.
+        testing::run_ranks(n, [&](collective& peers) {
+            rewriting_collective rewriting(peers, 6, path, other);
+            try {
+                load_csv_shard(path, {}, rewriting);
+            } catch (const input_error& e) {
+                errors[peers.rank()] = e.what();
+            }
+        });
+        for (const auto& e : errors) CHECK(e == expected);
+    }
+}
