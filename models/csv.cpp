@@ -25,6 +25,7 @@
 
 #include "engine/collective.hpp"
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "engine/files.hpp"
 #include "models/csv_reader.hpp"
 #include "models/data.hpp"
@@ -73,12 +74,6 @@ private:
     std::size_t shown_ = 0;
     std::chrono::steady_clock::time_point last_{};
 };
-
-std::string lower(std::string s) {
-    for (auto& ch : s)
-        if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
-    return s;
-}
 
 // Shows a cell's text in a message: quoted, and cut short if long.
 std::string shown(std::string_view s) {
