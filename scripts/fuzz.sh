@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 duration="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(fuzz_csv fuzz_npy fuzz_npz fuzz_safetensors fuzz_onnx); fi
+if ((${#targets[@]} == 0)); then targets=(fuzz_csv fuzz_npy fuzz_npz fuzz_safetensors fuzz_onnx fuzz_runs); fi
 build="${SYMGRAD_FUZZ_BUILD_DIR:-build-fuzz}"
 
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYMGRAD_BUILD_FUZZ=ON \
