@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <ostream>
@@ -12,8 +13,11 @@
 
 #include <unistd.h>
 
+#include <xtensor/xview.hpp>
+
 #include "engine/error.hpp"
 #include "engine/text.hpp"
+#include "failures.hpp"
 #include "models/batches.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
@@ -65,13 +69,14 @@ double true_class_probability(const tensor& a, const tensor& y, std::size_t j, s
 // sample's true class gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
 // certain): the model is worse than it started and certain of a wrong answer, the state a far too large
 // learning rate leaves, with every tanh unit saturated. Both thresholds are the problem's own (the starting
-// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job. `classes` names the rows
-// of a k-class output.
-void check_divergence(const mlp& net, const config& cfg, const std::vector<std::string>& classes,
-                      const std::string& run, std::size_t iteration, double cost, double initial_cost) {
-    if (!(cost > initial_cost)) return;
+// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job. The message for the first
+// such sample, or "". In data mode columns and shape are the whole data's, as in one process.
+std::string divergence(const mlp& net, const config& cfg, const experiment& ex, const std::string& run,
+                       std::size_t iteration, double cost, double initial_cost) {
     const tensor& a = net.g.value(net.output);
     const tensor& y = net.g.value(net.Y);
+    auto shape = net.output.shape();
+    if (ex.peers) shape.cols = ex.data.samples();
     for (std::size_t j = 0; j < a.shape()[1]; ++j) {
         std::size_t cls = 0;
         double p_true = true_class_probability(a, y, j, cls);
@@ -79,16 +84,29 @@ void check_divergence(const mlp& net, const config& cfg, const std::vector<std::
         std::ostringstream msg;
         msg << std::setprecision(6) << "anomaly: training diverged in run '" << run << "' at iteration " << iteration
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
-            << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
-            << j << " a probability of " << p_true;
+            << net.g.kind_name(net.output) << ", " << to_string(shape) << ") gives the sample in column "
+            << ex.first_sample + j << " a probability of " << p_true;
+        const auto& classes = ex.data.class_names;  // the rows of a k-class output
         if (a.shape()[0] == 1)
             msg << " for its true label " << y(0, j);
         else
             msg << " for its true class '" << (cls < classes.size() ? classes[cls] : std::to_string(cls)) << "'";
         msg << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
-        throw anomaly_error(msg.str());
+        return msg.str();
     }
+    return {};
+}
+
+// Throws anomaly_error on divergence. In data mode every process searches its shard and all throw the first
+// finding by rank, which is the single process's first sample.
+void check_divergence(const mlp& net, const config& cfg, const experiment& ex, const std::string& run,
+                      std::size_t iteration, double cost, double initial_cost) {
+    if (!(cost > initial_cost)) return;  // the cost is the same on every process
+    agree(ex.peers, [&] {
+        std::string found = divergence(net, cfg, ex, run, iteration, cost, initial_cost);
+        if (!found.empty()) throw anomaly_error(found);
+    });
 }
 
 // The memory the run may use: --max-memory, else what the kernel reports available now (MemAvailable, capped by
@@ -170,9 +188,12 @@ void warn_if_fewer_samples_than_parameters(experiment& ex) {
 
 // One run's network: built, fed, initialised (or loaded) and watched by anomaly detection.
 mlp prepare_network(const config& cfg, const experiment& ex, const init_run& init) {
-    mlp net = ex.model ? model_network(*ex.model, ex.data.samples()) : build_mlp(ex.spec, ex.data.samples());
-    net.g.feed(net.X, ex.data.X);
-    net.g.feed(net.Y, ex.data.Y);
+    const bool shard = ex.peers != nullptr;
+    const tensor& X = shard ? ex.shard_X : ex.data.X;
+    mlp net = ex.model ? model_network(*ex.model, X.shape()[1]) : build_mlp(ex.spec, X.shape()[1]);
+    net.g.feed(net.X, X);
+    net.g.feed(net.Y, shard ? ex.shard_Y : ex.data.Y);
+    if (shard) net.g.set_data_parallel(ex.peers, double(X.shape()[1]) / double(ex.data.samples()));
     net.g.set_anomaly_check(!cfg.detect_anomaly              ? anomaly_check::off
                             : cfg.anomaly_check_every_node ? anomaly_check::every_node
                                                            : anomaly_check::results);
@@ -192,7 +213,7 @@ public:
     // (fresh at iteration 0, carrying the run's state at the end).
     run_watcher(const config& cfg, const experiment& ex, mlp& net, const symmetry_options& opts, const optimizer& opt,
                 std::ostream* log, run_result& run)
-        : cfg_(cfg), classes_(ex.data.class_names), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
+        : cfg_(cfg), ex_(ex), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
         ends_.lookahead_optimizer = &opt;
         // Never trains ahead longer than the run itself (a 1-iteration run gets a 1-step lookahead);
         // with 0 iterations (the initial state only) the lookahead is the only training there is.
@@ -223,10 +244,13 @@ private:
     }
 
     void record(std::size_t it, double cost) {
-        if (!std::isfinite(cost))
-            throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " +
-                                std::to_string(it) + " of run '" + run_.init + "'");
-        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, classes_, run_.init, it, cost, run_.trace[0].cost);
+        if (ex_.peers) fail_for_test(it);
+        if (!std::isfinite(cost))  // the same cost on every process: they all agree to stop
+            agree(ex_.peers, [&] {
+                throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " + std::to_string(it) +
+                                    " of run '" + run_.init + "'");
+            });
+        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, ex_, run_.init, it, cost, run_.trace[0].cost);
         trace_point point;
         point.iteration = it;
         point.cost = cost;
@@ -240,8 +264,17 @@ private:
         }
     }
 
+    // The test hook of tests/mpi: SYMCHECK_TEST_FAIL=R:I makes rank R throw at iteration I of data mode, where
+    // the other ranks are on their way into a collective sum (the failure rule must end them all, not hang).
+    void fail_for_test(std::size_t it) const {
+        static const char* hook = std::getenv("SYMCHECK_TEST_FAIL");
+        if (!hook || std::to_string(ex_.peers->rank()) + ":" + std::to_string(it) != hook) return;
+        throw input_error("test failure (SYMCHECK_TEST_FAIL=" + std::string(hook) + ") on rank " +
+                          std::to_string(ex_.peers->rank()));
+    }
+
     const config& cfg_;
-    const std::vector<std::string>& classes_;
+    const experiment& ex_;
     mlp& net_;
     const symmetry_options& opts_;
     symmetry_options ends_;  // opts_ with the lookahead
@@ -252,7 +285,7 @@ private:
 
 // The trained network's cost and accuracy on the whole training set and on the held-out samples.
 void evaluate_run(const experiment& ex, mlp& net, run_result& run) {
-    run.on_training = evaluate(net, ex.data.X, ex.data.Y);
+    run.on_training = ex.peers ? evaluate(net, ex.shard_X, ex.shard_Y) : evaluate(net, ex.data.X, ex.data.Y);
     if (ex.validation) run.on_validation = evaluate(net, ex.validation->X, ex.validation->Y);
 }
 
@@ -267,14 +300,25 @@ void split_validation(const config& cfg, experiment& ex) {
     ex.data.Y = std::move(s.Y_train);
 }
 
+// The model graph for --dot. In data mode the network holds a shard; the DOT shows the whole data's shapes,
+// as one process would, from a network built for them (never run).
+std::string graph_dot(const config& cfg, const experiment& ex, const mlp& net) {
+    std::ostringstream dot;
+    if (!ex.peers || cfg.dot_path.empty()) {
+        net.g.write_dot(dot);
+    } else {
+        const std::size_t m = ex.data.samples();
+        mlp whole = ex.model ? model_network(*ex.model, m) : build_mlp(ex.spec, m);
+        whole.g.retain(whole.output);
+        whole.g.write_dot(dot);
+    }
+    return dot.str();
+}
+
 run_result run_one(const config& cfg, experiment& ex, const init_run& init, const symmetry_options& opts,
                    std::ostream* log) {
     mlp net = prepare_network(cfg, ex, init);
-    if (ex.dot.empty()) {
-        std::ostringstream dot;
-        net.g.write_dot(dot);
-        ex.dot = dot.str();
-    }
+    if (ex.dot.empty()) ex.dot = graph_dot(cfg, ex, net);
     const std::vector<node> params = net.g.parameters();
     std::vector<tensor> start;
     for (auto p : params) start.push_back(net.g.value(p));
@@ -309,6 +353,29 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     return run;
 }
 
+
+// What data mode does not do exactly with several processes: refused in one line (docs/distributed.md).
+void refuse_in_data_mode(const config& cfg, const collective& peers) {
+    const std::string why = " with " + std::to_string(peers.size()) +
+                            " processes sharing the samples (mpirun -np " + std::to_string(peers.size()) +
+                            "); run it in one process";
+    if (cfg.batch_size != 0) throw input_error("--batch-size: not available" + why);
+    if (cfg.validation) throw input_error("--validation: not available" + why);
+}
+
+// Data mode: rank r of N trains on columns [m r / N, m (r + 1) / N), the file's order.
+void take_shard(collective& peers, experiment& ex) {
+    const std::size_t m = ex.data.samples(), n = peers.size(), r = peers.rank();
+    if (m < n)
+        throw input_error(ex.data.source + ": " + std::to_string(m) + " samples for " + std::to_string(n) +
+                          " processes; every process needs at least one sample (use fewer processes)");
+    ex.peers = &peers;
+    ex.first_sample = m * r / n;
+    auto columns = xt::range(ex.first_sample, m * (r + 1) / n);
+    ex.shard_X = xt::view(ex.data.X, xt::all(), columns);
+    ex.shard_Y = xt::view(ex.data.Y, xt::all(), columns);
+}
+
 }  // namespace
 
 std::string save_directory(const config& cfg, const std::string& label) {
@@ -324,17 +391,21 @@ symmetry_verdict experiment::verdict() const {
     return v;
 }
 
-experiment run_experiment(const config& cfg, std::ostream* log) {
+experiment run_experiment(const config& cfg, std::ostream* log, collective* peers) {
     experiment ex;
-    ex.data = load_data(cfg);
-    split_validation(cfg, ex);
-    ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
-    ex.spec.inputs = ex.data.features();
-    ex.spec.hidden = cfg.hidden;
-    ex.spec.hidden_activation = cfg.hidden_activation;
-    if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
-    check_fits_in_memory(cfg, ex.spec, ex.data.samples());
-    warn_if_fewer_samples_than_parameters(ex);
+    agree(peers, [&] {
+        if (peers) refuse_in_data_mode(cfg, *peers);
+        ex.data = load_data(cfg);
+        split_validation(cfg, ex);
+        ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
+        ex.spec.inputs = ex.data.features();
+        ex.spec.hidden = cfg.hidden;
+        ex.spec.hidden_activation = cfg.hidden_activation;
+        if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
+        check_fits_in_memory(cfg, ex.spec, ex.data.samples());
+        warn_if_fewer_samples_than_parameters(ex);
+        if (peers) take_shard(*peers, ex);
+    });
 
     symmetry_options opts;
     opts.exact = cfg.exact;
