@@ -22,6 +22,7 @@
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
 #include "model_run.hpp"
+#include "sweep.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
@@ -376,6 +377,38 @@ void take_shard(collective& peers, experiment& ex) {
     ex.shard_Y = xt::view(ex.data.Y, xt::all(), columns);
 }
 
+// Runs mode: this rank computes its share of the runs (sweep.hpp), each the single process's run exactly, and
+// every rank gets all of them in order. The single process stops at the first failing run in --init order,
+// so on failure every rank throws the failure of the smallest failing run over the ranks.
+std::vector<run_result> run_shared_out(const config& cfg, experiment& ex, const symmetry_options& opts,
+                                       collective& peers) {
+    std::vector<run_result> mine;
+    std::string failed;  // "run exit-code line" of this rank's first failing run
+    for (std::size_t k : runs_of_rank(cfg.inits.size(), peers)) {
+        try {
+            mine.push_back(run_one(cfg, ex, cfg.inits[k], opts, nullptr));
+        } catch (...) {
+            failure f = classify(std::current_exception());
+            failed = std::to_string(k) + " " + std::to_string(f.exit_code) + " " + f.line;
+            break;
+        }
+    }
+    std::size_t first_run = cfg.inits.size();
+    failure first;
+    for (const auto& e : peers.all_gather(failed)) {
+        if (e.empty()) continue;
+        std::istringstream in(e);
+        std::size_t run = 0;
+        int code = 0;
+        in >> run >> code;
+        if (run >= first_run) continue;
+        first_run = run;
+        first = {code, e.substr(e.find(' ', e.find(' ') + 1) + 1)};
+    }
+    if (first_run < cfg.inits.size()) throw agreed_failure(first);
+    return gather_runs(std::move(mine), cfg.inits.size(), peers);
+}
+
 }  // namespace
 
 std::string save_directory(const config& cfg, const std::string& label) {
@@ -393,8 +426,12 @@ symmetry_verdict experiment::verdict() const {
 
 experiment run_experiment(const config& cfg, std::ostream* log, collective* peers) {
     experiment ex;
+    // Runs mode shares the --init runs out; data mode (one run, or --print-weights, whose tables interleave
+    // with training) shares each run's samples.
+    const bool runs_mode = peers && cfg.inits.size() > 1 && cfg.print_weights == 0;
+    collective* data_peers = runs_mode ? nullptr : peers;
     agree(peers, [&] {
-        if (peers) refuse_in_data_mode(cfg, *peers);
+        if (data_peers) refuse_in_data_mode(cfg, *data_peers);
         ex.data = load_data(cfg);
         split_validation(cfg, ex);
         ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
@@ -404,12 +441,16 @@ experiment run_experiment(const config& cfg, std::ostream* log, collective* peer
         if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
         check_fits_in_memory(cfg, ex.spec, ex.data.samples());
         warn_if_fewer_samples_than_parameters(ex);
-        if (peers) take_shard(*peers, ex);
+        if (data_peers) take_shard(*data_peers, ex);
     });
 
     symmetry_options opts;
     opts.exact = cfg.exact;
     if (cfg.tolerance) opts.relative_tolerance = *cfg.tolerance;
+    if (runs_mode) {
+        ex.runs = run_shared_out(cfg, ex, opts, *peers);
+        return ex;
+    }
     for (const auto& init : cfg.inits) ex.runs.push_back(run_one(cfg, ex, init, opts, log));
     return ex;
 }

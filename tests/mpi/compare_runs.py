@@ -2,7 +2,8 @@
 """Runs symcheck in one process and under mpirun -np N with the same arguments and every output file, and
 checks that they agree: exit status, text report and DOT identical; JSON, trace, SVG and saved .npy equal
 except numbers, which may differ by 1e-12 relative (the sums over samples are grouped differently).
-usage: compare_runs.py SYMCHECK MPIRUN N WORKDIR [symcheck arguments...]"""
+usage: compare_runs.py SYMCHECK MPIRUN N WORKDIR [--bitwise] [symcheck arguments...]
+--bitwise: numbers must be equal too (runs mode computes each run whole, as the single process does)."""
 import json, math, os, re, shutil, subprocess, sys
 
 import numpy as np
@@ -71,6 +72,9 @@ def compare_saved(one, many):
 def main():
     symcheck, mpirun, n, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     args = sys.argv[5:]
+    if args[:1] == ["--bitwise"]:
+        global RTOL
+        RTOL, args = 0.0, args[1:]
     single = run([symcheck], f"{work}/single", args)
     multi = run([mpirun, "--oversubscribe", "-np", n, symcheck], f"{work}/np{n}", args)
     one, many = f"{work}/single", f"{work}/np{n}"

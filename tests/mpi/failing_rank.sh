@@ -9,7 +9,7 @@ mkdir -p "$work" && cd "$work" || exit 1
 fail() { echo "FAILED: $*"; cat err.txt; exit 1; }
 
 start=$(date +%s)
-SYMCHECK_TEST_FAIL=1:5 timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --iterations 300 -q 2>err.txt >out.txt
+SYMCHECK_TEST_FAIL=1:5 timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --init glorot --iterations 300 -q 2>err.txt >out.txt
 status=$?
 elapsed=$(( $(date +%s) - start ))
 [ "$status" = 2 ] || fail "a throwing rank: exit $status, expected 2 (124 = hung until timeout)"
@@ -25,8 +25,19 @@ status=$?
 [ "$(grep -c '^symcheck: error:' err.txt)" = 1 ] || fail "expected exactly one error line"
 grep -q "missing.csv" err.txt || fail "the line does not name rank 1's file"
 
-timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --batch-size 100 -q 2>err.txt >out.txt
+timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --init glorot --batch-size 100 -q 2>err.txt >out.txt
 status=$?
 [ "$status" = 2 ] || fail "--batch-size in data mode: exit $status, expected 2"
 grep -q "^symcheck: error: --batch-size: not available with 2 processes" err.txt || fail "--batch-size refusal"
+# Divergence, found in data mode (one run) and in runs mode (two): the single process's line, once.
+for inits in "--init glorot" "--init glorot --init constant:0.3"; do
+  # shellcheck disable=SC2086
+  "$symcheck" $inits --lr 30 --iterations 200 -q 2>single.txt >out.txt
+  # shellcheck disable=SC2086
+  timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" $inits --lr 30 --iterations 200 -q 2>err.txt >out.txt
+  status=$?
+  [ "$status" = 2 ] || fail "divergence with $inits: exit $status, expected 2"
+  grep -q "training diverged" single.txt || fail "the single process did not diverge with $inits"
+  [ "$(grep '^symcheck: error:' err.txt)" = "$(cat single.txt)" ] || fail "divergence with $inits: not the single process's line"
+done
 echo "failing ranks: every rank ended with exit 2 (throwing rank after ${elapsed}s, agreed load failure, refusal)"
