@@ -431,6 +431,8 @@ experiment run_experiment(const config& cfg, std::ostream* log, collective* peer
     const bool runs_mode = peers && cfg.inits.size() > 1 && cfg.print_weights == 0;
     collective* data_peers = runs_mode ? nullptr : peers;
     agree(peers, [&] {
+        if (peers && cfg.data == "-")  // mpirun forwards standard input to rank 0 alone
+            throw input_error("--data -: standard input reaches only rank 0 under mpirun; give the data as a file");
         if (data_peers) refuse_in_data_mode(cfg, *data_peers);
         ex.data = load_data(cfg);
         split_validation(cfg, ex);

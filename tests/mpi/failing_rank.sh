@@ -29,6 +29,11 @@ timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --init glorot --batch-siz
 status=$?
 [ "$status" = 2 ] || fail "--batch-size in data mode: exit $status, expected 2"
 grep -q "^symcheck: error: --batch-size: not available with 2 processes" err.txt || fail "--batch-size refusal"
+timeout 60 "$mpirun" --oversubscribe -np 2 "$symcheck" --data - --label y -q <good.csv 2>err.txt >out.txt
+status=$?
+[ "$status" = 2 ] || fail "--data - under mpirun: exit $status, expected 2"
+grep -q "^symcheck: error: --data -: standard input reaches only rank 0" err.txt || fail "--data - refusal"
+
 # Divergence, found in data mode (one run) and in runs mode (two): the single process's line, once.
 for inits in "--init glorot" "--init glorot --init constant:0.3"; do
   # shellcheck disable=SC2086
