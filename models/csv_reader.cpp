@@ -38,24 +38,33 @@ private:
 };
 
 // Read-only through an ifstream (engine/files.cpp owns every way of opening a file for writing).
+// The whole file, or bytes [begin, end) of it.
 class file_source : public block_source {
 public:
-    file_source(const std::string& path) : in_(path, std::ios::binary), path_(path) {
+    file_source(const std::string& path, std::size_t begin = 0, std::size_t end = std::size_t(-1))
+        : in_(path, std::ios::binary), path_(path), begin_(begin), end_(end) {
         if (!in_) throw input_error(path + ": cannot open: " + std::strerror(errno));
+        if (begin_ > 0) rewind();
     }
     std::size_t read(char* to, std::size_t capacity) override {
+        capacity = std::min(capacity, end_ - pos_);
         in_.read(to, std::streamsize(capacity));
         if (in_.bad()) throw input_error(path_ + ": cannot read: " + std::strerror(errno));
+        pos_ += std::size_t(in_.gcount());
+        if (in_.gcount() == 0 && capacity > 0 && end_ != std::size_t(-1))  // a shard's range ends early
+            throw input_error(path_ + ": the file changed while it was being read; load it again");
         return std::size_t(in_.gcount());
     }
     void rewind() override {
         in_.clear();
-        if (!in_.seekg(0)) throw input_error(path_ + ": cannot read it again: " + std::strerror(errno));
+        if (!in_.seekg(std::streamoff(begin_))) throw input_error(path_ + ": cannot read it again: " + std::strerror(errno));
+        pos_ = begin_;
     }
 
 private:
     std::ifstream in_;
     std::string path_;
+    std::size_t begin_, end_, pos_ = 0;
 };
 
 }  // namespace
@@ -68,6 +77,10 @@ std::unique_ptr<block_source> regular_file_source(const std::string& path) {
     return std::make_unique<file_source>(path);
 }
 
+std::unique_ptr<block_source> file_range_source(const std::string& path, std::size_t begin, std::size_t end) {
+    return std::make_unique<file_source>(path, begin, end);
+}
+
 std::size_t record::field_line(std::size_t col) const {
     std::size_t l = line;
     for (std::size_t k = 0; k < col && k < fields.size(); ++k) {
@@ -78,8 +91,10 @@ std::size_t record::field_line(std::size_t col) const {
     return l;
 }
 
-record_reader::record_reader(block_source& source, std::string name, block_checks checks)
-    : source_(source), name_(std::move(name)), checks_(std::move(checks)), buf_(2 * block_size) {
+record_reader::record_reader(block_source& source, std::string name, block_checks checks, std::size_t first_line,
+                             bool skip_bom)
+    : source_(source), name_(std::move(name)), checks_(std::move(checks)), buf_(2 * block_size), line_(first_line),
+      started_(!skip_bom) {
     source_.rewind();
 }
 

@@ -9,6 +9,8 @@
 
 namespace symgrad {
 
+class collective;
+
 // Features x samples (the article's layout). Labels: with two classes Y is 1 x samples of 0/1 (class_names[1]
 // is the class coded 1); with k >= 3 classes Y is k x samples, one-hot (row c for class_names[c]).
 struct dataset {
@@ -60,6 +62,12 @@ struct csv_options {
 // A regular file is read in passes, block by block, never whole: the peak is about X and Y. "-" (stdin),
 // FIFOs and devices cannot be read twice: their text is read whole first.
 dataset load_csv(const std::string& path, const csv_options& options = {});
+// A rank's share of a regular file loaded by every rank of `peers` together (data parallelism): rank r's rows
+// are the records starting in its byte range (about size / N bytes, split on record boundaries), and every
+// decision that needs all rows (column types, levels, classes, means, standardisation, dropped-row counts,
+// notes, warnings, errors) is agreed, so the ranks' X and Y side by side in rank order are load_csv's.
+// Every rank must call it; an error of any rank is thrown by all. docs/data.md "Sharded loading".
+dataset load_csv_shard(const std::string& path, const csv_options& options, collective& peers);
 // The same on text already in memory (the fuzz target's entry point); `source` names it in messages.
 dataset parse_csv(const std::string& text, const std::string& source, const csv_options& options = {});
 
