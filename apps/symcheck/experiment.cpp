@@ -29,9 +29,10 @@ namespace symgrad::symcheck {
 
 namespace {
 
-dataset load_data(const config& cfg) {
+// With peers (data mode), a CSV file is read in shares: each rank its byte range (models/data.hpp).
+dataset load_data(const config& cfg, collective* peers) {
     if (cfg.data == "titanic") return titanic();
-    return load_csv(cfg.data, cfg.csv);
+    return peers ? load_csv_shard(cfg.data, cfg.csv, *peers) : load_csv(cfg.data, cfg.csv);
 }
 
 std::size_t narrowest(const symmetry_report& r) {
@@ -77,7 +78,7 @@ std::string divergence(const mlp& net, const config& cfg, const experiment& ex, 
     const tensor& a = net.g.value(net.output);
     const tensor& y = net.g.value(net.Y);
     auto shape = net.output.shape();
-    if (ex.peers) shape.cols = ex.data.samples();
+    shape.cols = ex.samples();
     for (std::size_t j = 0; j < a.shape()[1]; ++j) {
         std::size_t cls = 0;
         double p_true = true_class_probability(a, y, j, cls);
@@ -182,19 +183,17 @@ void warn_if_fewer_samples_than_parameters(experiment& ex) {
         parameters += w * previous + w;
         previous = w;
     }
-    if (ex.data.samples() >= parameters) return;
-    ex.data.warnings.push_back("only " + std::to_string(ex.data.samples()) + " samples for " + std::to_string(parameters) +
+    if (ex.samples() >= parameters) return;
+    ex.data.warnings.push_back("only " + std::to_string(ex.samples()) + " samples for " + std::to_string(parameters) +
                                " parameters: the model can memorise every label; use more data or narrower layers");
 }
 
 // One run's network: built, fed, initialised (or loaded) and watched by anomaly detection.
 mlp prepare_network(const config& cfg, const experiment& ex, const init_run& init) {
-    const bool shard = ex.peers != nullptr;
-    const tensor& X = shard ? ex.shard_X : ex.data.X;
-    mlp net = ex.model ? model_network(*ex.model, X.shape()[1]) : build_mlp(ex.spec, X.shape()[1]);
-    net.g.feed(net.X, X);
-    net.g.feed(net.Y, shard ? ex.shard_Y : ex.data.Y);
-    if (shard) net.g.set_data_parallel(ex.peers, double(X.shape()[1]) / double(ex.data.samples()));
+    mlp net = ex.model ? model_network(*ex.model, ex.data.samples()) : build_mlp(ex.spec, ex.data.samples());
+    net.g.feed(net.X, ex.data.X);
+    net.g.feed(net.Y, ex.data.Y);
+    if (ex.peers) net.g.set_data_parallel(ex.peers, double(ex.data.samples()) / double(ex.samples()));
     net.g.set_anomaly_check(!cfg.detect_anomaly              ? anomaly_check::off
                             : cfg.anomaly_check_every_node ? anomaly_check::every_node
                                                            : anomaly_check::results);
@@ -286,7 +285,7 @@ private:
 
 // The trained network's cost and accuracy on the whole training set and on the held-out samples.
 void evaluate_run(const experiment& ex, mlp& net, run_result& run) {
-    run.on_training = ex.peers ? evaluate(net, ex.shard_X, ex.shard_Y) : evaluate(net, ex.data.X, ex.data.Y);
+    run.on_training = evaluate(net, ex.data.X, ex.data.Y);  // in data mode evaluate() sums over the shards
     if (ex.validation) run.on_validation = evaluate(net, ex.validation->X, ex.validation->Y);
 }
 
@@ -308,7 +307,7 @@ std::string graph_dot(const config& cfg, const experiment& ex, const mlp& net) {
     if (!ex.peers || cfg.dot_path.empty()) {
         net.g.write_dot(dot);
     } else {
-        const std::size_t m = ex.data.samples();
+        const std::size_t m = ex.samples();
         mlp whole = ex.model ? model_network(*ex.model, m) : build_mlp(ex.spec, m);
         whole.g.retain(whole.output);
         whole.g.write_dot(dot);
@@ -364,17 +363,42 @@ void refuse_in_data_mode(const config& cfg, const collective& peers) {
     if (cfg.validation) throw input_error("--validation: not available" + why);
 }
 
-// Data mode: rank r of N trains on columns [m r / N, m (r + 1) / N), the file's order.
-void take_shard(collective& peers, experiment& ex) {
-    const std::size_t m = ex.data.samples(), n = peers.size(), r = peers.rank();
-    if (m < n)
-        throw input_error(ex.data.source + ": " + std::to_string(m) + " samples for " + std::to_string(n) +
-                          " processes; every process needs at least one sample (use fewer processes)");
+// Data mode: every rank's place in the samples. A CSV file came sharded (each rank its rows, in file order);
+// the whole data (Titanic) is cut here: rank r of N keeps columns [m r / N, m (r + 1) / N). Collective.
+void share_samples(collective& peers, bool sharded, experiment& ex) {
+    const std::size_t n = peers.size(), r = peers.rank();
     ex.peers = &peers;
-    ex.first_sample = m * r / n;
-    auto columns = xt::range(ex.first_sample, m * (r + 1) / n);
-    ex.shard_X = xt::view(ex.data.X, xt::all(), columns);
-    ex.shard_Y = xt::view(ex.data.Y, xt::all(), columns);
+    if (!sharded) {
+        const std::size_t m = ex.data.samples();
+        if (m < n)
+            throw input_error(ex.data.source + ": " + std::to_string(m) + " samples for " + std::to_string(n) +
+                              " processes; every process needs at least one sample (use fewer processes)");
+        auto columns = xt::range(m * r / n, m * (r + 1) / n);
+        ex.data.X = tensor(xt::view(ex.data.X, xt::all(), columns));
+        ex.data.Y = tensor(xt::view(ex.data.Y, xt::all(), columns));
+        ex.first_sample = m * r / n;
+        ex.all_samples = m;
+        return;
+    }
+    std::vector<std::string> counts = peers.all_gather(std::to_string(ex.data.samples()));
+    for (std::size_t k = 0; k < n; ++k) {
+        std::size_t rows = std::stoul(counts[k]);
+        if (rows == 0)
+            throw input_error(ex.data.source + ": rank " + std::to_string(k) + " of " + std::to_string(n) +
+                              " holds no rows of the file (too few lines for its byte range); use fewer processes");
+        if (k < r) ex.first_sample += rows;
+        ex.all_samples += rows;
+    }
+}
+
+// The report's label counts (per row of Y, the samples whose entry is 1), over every shard in data mode.
+void count_labels(experiment& ex) {
+    const tensor& Y = ex.data.Y;
+    std::vector<double> n(Y.shape()[0], 0.0);
+    for (std::size_t c = 0; c < Y.shape()[0]; ++c)
+        for (std::size_t j = 0; j < Y.shape()[1]; ++j) n[c] += Y(c, j) == 1.0;
+    if (ex.peers) ex.peers->sum(n.data(), n.size());  // whole numbers far below 2^53: exact in any order
+    for (double c : n) ex.label_counts.push_back(static_cast<std::size_t>(c));
 }
 
 // Runs mode: this rank computes its share of the runs (sweep.hpp), each the single process's run exactly, and
@@ -434,17 +458,18 @@ experiment run_experiment(const config& cfg, std::ostream* log, collective* peer
         if (peers && cfg.data == "-")  // mpirun forwards standard input to rank 0 alone
             throw input_error("--data -: standard input reaches only rank 0 under mpirun; give the data as a file");
         if (data_peers) refuse_in_data_mode(cfg, *data_peers);
-        ex.data = load_data(cfg);
+        ex.data = load_data(cfg, data_peers);  // collective in data mode: every rank reaches it
+        if (data_peers) share_samples(*data_peers, cfg.data != "titanic", ex);
         split_validation(cfg, ex);
         ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
         ex.spec.inputs = ex.data.features();
         ex.spec.hidden = cfg.hidden;
         ex.spec.hidden_activation = cfg.hidden_activation;
         if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
-        check_fits_in_memory(cfg, ex.spec, ex.data.samples());
+        check_fits_in_memory(cfg, ex.spec, ex.data.samples());  // this process's samples
         warn_if_fewer_samples_than_parameters(ex);
-        if (data_peers) take_shard(*data_peers, ex);
     });
+    count_labels(ex);
 
     symmetry_options opts;
     opts.exact = cfg.exact;

@@ -46,11 +46,13 @@ struct experiment {
     std::vector<run_result> runs;
     std::string dot;  // the model graph (same for every run)
     std::shared_ptr<model_outcome> model;  // --model: the file, its shape and --compress's outcome
-    // Data mode under mpirun (docs/distributed.md): this process trains on columns [first_sample,
-    // first_sample + shard_X's columns) of data; peers hold the rest. Null peers: one process, no shard.
+    // Data mode under mpirun (docs/distributed.md): data's X and Y hold this process's shard, samples
+    // [first_sample, first_sample + data.samples()) of all_samples; peers hold the rest. Null: one process.
     collective* peers = nullptr;
-    std::size_t first_sample = 0;
-    tensor shard_X, shard_Y;
+    std::size_t first_sample = 0, all_samples = 0;
+    std::size_t samples() const { return peers ? all_samples : data.samples(); }  // the whole training data's
+    // Per label row, the training samples whose entry is 1: positives of 0/1 labels, samples per class of k.
+    std::vector<std::size_t> label_counts;
     symmetry_verdict verdict() const;  // worst over runs
 };
 
