@@ -54,13 +54,15 @@ TEST_CASE("Data mode over 2 and 3 ranks gives the single process's costs within 
                     REQUIRE(b.final.layers[l].max_derivative[u] ==
                             Approx(a.final.layers[l].max_derivative[u]).epsilon(1e-9));
             }
-            REQUIRE(ex.data.samples() == one.data.samples());  // the report counts the whole data
+            REQUIRE(ex.samples() == one.samples());  // the report counts the whole data
+            REQUIRE(ex.label_counts == one.label_counts);
         }
     }
 }
 
-TEST_CASE("A layer that outputs 0 on every shard is reported as on the whole data", "[symcheck][ranks]") {
-    // relu units all dead from the start: the facts need every shard to agree, not only rank 0's.
+TEST_CASE("A dead relu layer gets the single process's zero-output fact and verdict on every rank", "[symcheck][ranks]") {
+    // relu units all dead from the start (each shard alone agrees here; the max-derivative test above is the one
+    // whose shards disagree, and fails without the reduction).
     config cfg = parse({"--init", "constant:-1", "--hidden", "3", "--activation", "relu", "--iterations", "5"});
     experiment one = run_experiment(cfg, nullptr, nullptr);
     REQUIRE(one.runs[0].final.layers[0].output_zero);
