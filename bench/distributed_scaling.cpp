@@ -76,9 +76,21 @@ int main(int argc, char** argv) {
         peers.max(&time, 1);  // an iteration lasts as long as its slowest rank
         if (it > 0) seconds.push_back(time);
     }
+    // The communication alone: the sum backward() does, of every gradient and the cost (P + 1 doubles).
+    std::size_t packed = 1;
+    for (node p : params) packed += net.g.value(p).size();
+    std::vector<double> buffer(packed, 1.0), sum_seconds;
+    for (std::size_t k = 0; k < 5; ++k) {
+        auto start = std::chrono::steady_clock::now();
+        peers.sum(buffer.data(), packed);
+        double time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        peers.max(&time, 1);
+        sum_seconds.push_back(time);
+    }
     if (r == 0)
         std::printf("ranks %zu: %.4f s per iteration (median of %zu; L: %zu inputs, %zu units, %zu samples), "
-                    "last cost %.17g\n",
-                    n, bench::median(seconds), seconds.size(), inputs, hidden, samples, cost);
+                    "of which the sum of %zu doubles %.2f ms; last cost %.17g\n",
+                    n, bench::median(seconds), seconds.size(), inputs, hidden, samples, packed,
+                    1e3 * bench::median(sum_seconds), cost);
     return 0;
 }
