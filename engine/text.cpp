@@ -32,4 +32,10 @@ std::string six_digits(double x) {
     return buf;
 }
 
+std::string lower(std::string text) {
+    for (auto& ch : text)
+        if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+    return text;
+}
+
 }  // namespace symgrad

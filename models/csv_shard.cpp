@@ -211,7 +211,7 @@ shard_bounds find_shard_bounds(const std::string& path, std::size_t size, std::s
         const std::size_t bom = in.read(0, std::min<std::size_t>(3, size)) == "\xEF\xBB\xBF" ? 3 : 0;
         auto cut = [&](std::size_t k) { return std::max(bom, scanned * k / N); };
         mine = pack(scan_range(in, cut(r), cut(r + 1), size));
-    } catch (const input_error& e) {
+    } catch (const std::exception& e) {  // any rank's failure thrown by all, none left waiting
         error = e.what();
     }
     if (std::string e = first_error(peers, error); !e.empty()) throw input_error(e);

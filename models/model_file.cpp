@@ -2,12 +2,12 @@
 #include "models/model_file.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <ostream>
 
 #include <sys/stat.h>
 
 #include "engine/error.hpp"
+#include "engine/text.hpp"
 #include "models/model_formats.hpp"
 
 namespace symgrad {
@@ -16,10 +16,7 @@ namespace {
 
 // Case-insensitive, so model.NPZ (as some Windows tools name it) reads like model.npz.
 bool ends_with(const std::string& s, const std::string& tail) {
-    if (s.size() < tail.size()) return false;
-    return std::equal(tail.begin(), tail.end(), s.end() - std::ptrdiff_t(tail.size()), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
+    return s.size() >= tail.size() && lower(s.substr(s.size() - tail.size())) == lower(tail);
 }
 
 // A device is never a model file, and /dev/zero or /dev/urandom would be read up to the input limit

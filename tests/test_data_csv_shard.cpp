@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -78,7 +79,8 @@ bool close(const std::vector<double>& a, const std::vector<double>& b, double ul
 }
 
 // load_csv on the whole file against every rank count: the same error on every rank, or the same data set.
-void check_against_whole(const std::string& path, const csv_options& options = {}, double ulps = 0.0) {
+// Returns load_csv's error ("" when it loaded).
+std::string check_against_whole(const std::string& path, const csv_options& options = {}, double ulps = 0.0) {
     std::string whole_error;
     dataset whole;
     try {
@@ -109,6 +111,17 @@ void check_against_whole(const std::string& path, const csv_options& options = {
         CHECK(close(joined(o.parts, false), flat(whole.X), ulps));
         CHECK(close(joined(o.parts, true), flat(whole.Y), 0.0));
     }
+    return whole_error;
+}
+
+template <class... Args>
+void loads_alike(Args&&... args) {
+    CHECK(check_against_whole(std::forward<Args>(args)...) == "");
+}
+
+template <class... Args>
+void fails_alike(Args&&... args) {
+    CHECK(check_against_whole(std::forward<Args>(args)...) != "");
 }
 
 // A fixed pseudo-random sequence (no library generator: the same numbers everywhere).
@@ -135,11 +148,11 @@ csv_options label(const std::string& name) {
 }  // namespace
 
 TEST_CASE("a numeric file splits into the whole file's samples on any number of ranks", "[csv_shard]") {
-    check_against_whole(write_csv("numeric.csv", numeric_csv(60)));
+    loads_alike(write_csv("numeric.csv", numeric_csv(60)));
     csv_options standardized;
     standardized.standardize = true;
     // The means and deviations are sums grouped by rank (collective::sum's tree), not left to right: a few ulp.
-    check_against_whole(write_csv("numeric_std.csv", numeric_csv(60)), standardized, 8.0);
+    loads_alike(write_csv("numeric_std.csv", numeric_csv(60)), standardized, 8.0);
 }
 
 TEST_CASE("levels seen in one shard only, a k-class text label and a column numeric in some shards", "[csv_shard]") {
@@ -151,14 +164,14 @@ TEST_CASE("levels seen in one shard only, a k-class text label and a column nume
         t += std::string(fruit[g.next() % 3]) + "," + std::to_string(g.next() % 9) + "," + std::to_string(g.next() % 5) +
              "," + kinds[g.next() % 3] + "\n";
     t += "zebra,3,x7,virginica\n";  // a level and the text of 'code' only in the last shard
-    check_against_whole(write_csv("levels.csv", t), label("kind"));
+    loads_alike(write_csv("levels.csv", t), label("kind"));
     // A text column whose first cells are numbers (its values are collected in another pass), an id column of
     // shuffled distinct integers (the ranks' ranges overlap) and one with a duplicate across shards.
     std::string u = "PassengerId,OtherId,cabin,y\n";
     for (int r = 0; r < 30; ++r)
         u += std::to_string((r * 17) % 31) + "," + std::to_string(r == 29 ? 0 : r) + "," +
              (r == 20 ? std::string("B5") : std::to_string(r % 3)) + "," + std::to_string(r % 2) + "\n";
-    check_against_whole(write_csv("ids.csv", u));
+    loads_alike(write_csv("ids.csv", u));
 }
 
 // Gaps in a numeric and a text column; with `unlabelled`, one row has no label.
@@ -180,12 +193,12 @@ TEST_CASE("missing values: dropped, imputed with the mean of every shard, or ref
     csv_options mean, refuse;
     mean.missing = missing_policy::impute_mean;
     refuse.missing = missing_policy::error;
-    check_against_whole(unlabelled);
-    check_against_whole(labelled);
-    check_against_whole(unlabelled, mean);  // the missing label is refused
+    loads_alike(unlabelled);
+    loads_alike(labelled);
+    fails_alike(unlabelled, mean);  // the missing label is refused
     // The mean is a sum grouped by rank: within a few ulp of load_csv's (and its note's six decimals equal).
-    check_against_whole(labelled, mean, 4.0);
-    check_against_whole(labelled, refuse);
+    loads_alike(labelled, mean, 4.0);
+    fails_alike(labelled, refuse);
 }
 
 TEST_CASE("quoted commas and line breaks, CRLF, no final line break, fewer rows than ranks", "[csv_shard]") {
@@ -193,11 +206,15 @@ TEST_CASE("quoted commas and line breaks, CRLF, no final line break, fewer rows 
     for (int r = 0; r < 25; ++r)
         t += (r % 4 == 0 ? "\"two\r\nlines\"" : r % 4 == 1 ? "\"a, b\"" : r % 4 == 2 ? "\"say \"\"hi\"\"\"" : "plain") +
              std::string(",") + std::to_string(r % 5) + "," + std::to_string(r % 2) + "\r\n";
-    check_against_whole(write_csv("quoted_crlf.csv", t));
+    loads_alike(write_csv("quoted_crlf.csv", t));
     t.resize(t.size() - 2);
-    check_against_whole(write_csv("no_final_break.csv", t));
-    check_against_whole(write_csv("few_rows.csv", "a,y\n1,0\n2,1\n"));
-    check_against_whole(write_csv("one_row.csv", "\xEF\xBB\xBF\"a\",y\r\n\r\n1,0"));
+    loads_alike(write_csv("no_final_break.csv", t));
+    loads_alike(write_csv("few_rows.csv", "a,y\n1,0\n2,1\n"));
+    loads_alike(write_csv("one_row.csv", "\xEF\xBB\xBF\"a\",y\r\n\r\n1,0"));
+    // A header with a quoted line break after blank lines (some cuts fall before or inside it), lone \r breaks.
+    std::string v = "\n \n\"first\ncolumn\",y\r";
+    for (int r = 0; r < 9; ++r) v += std::to_string(r * 3) + "," + std::to_string(r % 2) + "\r" + (r % 3 ? "" : "\r");
+    loads_alike(write_csv("header_break.csv", v));
 }
 
 TEST_CASE("a quoted field whose line breaks hold fake records spans the cuts and is never split", "[csv_shard]") {
@@ -209,11 +226,11 @@ TEST_CASE("a quoted field whose line breaks hold fake records spans the cuts and
     for (int k = 0; k < 200; ++k) fake += "\n" + std::to_string(k) + ",fake," + std::to_string(k % 2);
     std::string t = "size,note,y\n12\",short,1\n7,\"" + fake + "\nend\",0\n";
     for (int r = 0; r < 12; ++r) t += std::to_string(r) + ",n" + std::to_string(r % 3) + "," + std::to_string(r % 2) + "\n";
-    check_against_whole(write_csv("boundary.csv", t));
+    loads_alike(write_csv("boundary.csv", t));
     // Quoted line breaks everywhere: most cuts fall inside one.
     std::string u = "note,v,y\n";
     for (int r = 0; r < 40; ++r) u += "\"l1\nl2,\"\"x\"\"\nl3\"," + std::to_string(r % 7) + "," + std::to_string(r % 2) + "\n";
-    check_against_whole(write_csv("many_breaks.csv", u));
+    loads_alike(write_csv("many_breaks.csv", u));
 }
 
 TEST_CASE("every rank throws the error load_csv gives for the first bad line of the file", "[csv_shard]") {
@@ -223,27 +240,27 @@ TEST_CASE("every rank throws the error load_csv gives for the first bad line of 
         for (std::size_t k = 0; k <= at; ++k) b = good.find('\n', b) + 1;
         return good.substr(0, b) + line + good.substr(good.find('\n', b) + 1);
     };
-    check_against_whole(write_csv("ragged_late.csv", with_line(37, "1,2\n")));
+    fails_alike(write_csv("ragged_late.csv", with_line(37, "1,2\n")));
     // The first of two bad lines in file order (the second in another rank's range) is the one reported.
     const std::string first_bad = with_line(3, "1,2,3,\"0\"x\n");
-    check_against_whole(write_csv("two_bad.csv", first_bad.substr(0, first_bad.size() - 30) + "1,2\n" +
+    fails_alike(write_csv("two_bad.csv", first_bad.substr(0, first_bad.size() - 30) + "1,2\n" +
                                                      first_bad.substr(first_bad.size() - 30)));
-    check_against_whole(write_csv("after_quote.csv", with_line(20, "1,\"2\"z,3,0\n")));
-    check_against_whole(write_csv("unterminated.csv", with_line(38, "1,\"2,3,0\n")));
-    check_against_whole(write_csv("infinite.csv", with_line(25, "1,inf,3,0\n")));
-    check_against_whole(write_csv("nul.csv", with_line(30, std::string("1,2,3\0,0\n", 9))));
-    check_against_whole(write_csv("empty.csv", ""));
-    check_against_whole(write_csv("header_only.csv", "a,b,y\n\n"));
-    check_against_whole(write_csv("blank_lines.csv", "\n\n  \n"));
-    check_against_whole((std::filesystem::temp_directory_path() / "symgrad_no_such_file.csv").string());
+    fails_alike(write_csv("after_quote.csv", with_line(20, "1,\"2\"z,3,0\n")));
+    fails_alike(write_csv("unterminated.csv", with_line(38, "1,\"2,3,0\n")));
+    fails_alike(write_csv("infinite.csv", with_line(25, "1,inf,3,0\n")));
+    fails_alike(write_csv("nul.csv", with_line(30, std::string("1,2,3\0,0\n", 9))));
+    fails_alike(write_csv("empty.csv", ""));
+    fails_alike(write_csv("header_only.csv", "a,b,y\n\n"));
+    fails_alike(write_csv("blank_lines.csv", "\n\n  \n"));
+    fails_alike((std::filesystem::temp_directory_path() / "symgrad_no_such_file.csv").string());
     csv_options few = label("y");
     few.max_classes = 3;
     std::string classes = "x,y\n";
     for (int r = 0; r < 30; ++r) classes += std::to_string(r) + "," + std::to_string(r < 20 ? r % 3 : r % 5) + "\n";
-    check_against_whole(write_csv("classes.csv", classes), few);
+    fails_alike(write_csv("classes.csv", classes), few);
     csv_options small;
     small.max_input_bytes = 100;
-    check_against_whole(write_csv("large.csv", good), small);
+    fails_alike(write_csv("large.csv", good), small);
 }
 
 TEST_CASE("warnings and notes count every shard: leaks, constants, single class, identifiers", "[csv_shard]") {
@@ -251,15 +268,15 @@ TEST_CASE("warnings and notes count every shard: leaks, constants, single class,
     for (int r = 0; r < 30; ++r)
         t += std::to_string(r + 1) + ",name" + std::to_string(r) + "," + std::to_string(r % 2 ? 5 + r : -r) + ",4," +
              std::to_string(r % 2) + "\n";
-    check_against_whole(write_csv("warnings.csv", t));
+    loads_alike(write_csv("warnings.csv", t));
     // Identifier-like text with more than max_categories values on one rank (only their count is agreed) and
     // names repeated across shards; a ticket column whose first cells are numbers.
     std::string u = "Name,Ticket,v,y\n";
     for (int r = 0; r < 150; ++r)
         u += "n" + std::to_string((r * 7) % 110) + "," + (r < 60 ? std::to_string(r) : "T" + std::to_string(r % 90)) +
              "," + std::to_string(r % 4) + "," + std::to_string(r % 2) + "\n";
-    check_against_whole(write_csv("names.csv", u));
-    check_against_whole(write_csv("single.csv", "a,y\n1,1\n2,1\n3,1\n4,1\n5,1\n6,1\n"));
+    loads_alike(write_csv("names.csv", u));
+    loads_alike(write_csv("single.csv", "a,y\n1,1\n2,1\n3,1\n4,1\n5,1\n6,1\n"));
 }
 
 namespace {

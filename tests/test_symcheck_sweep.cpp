@@ -310,6 +310,29 @@ TEST_CASE("a rank that sends the wrong number of runs fails every rank with the 
     CHECK(errors[1] == errors[0]);
 }
 
+TEST_CASE("a rank whose run failed makes every rank fail with its line before the gathering, none waiting",
+          "[sweep]") {
+    std::vector<std::string> outcome(3);
+    testing::run_ranks(3, [&](collective& peers) {
+        config cfg = sweep_config();
+        std::string failure;
+        std::vector<run_result> results;
+        try {
+            if (peers.rank() == 1) cfg.data = "/nonexistent/shard.csv";
+            cfg.inits = {cfg.inits[peers.rank()]};
+            results = run_experiment(cfg, nullptr).runs;
+        } catch (const error& e) {
+            failure = e.what();
+        }
+        // The protocol of sweep.hpp: agree on the first failure, then gather only if there is none.
+        const std::string first = first_error(peers, failure);
+        outcome[peers.rank()] = first.empty() ? "gathered " + std::to_string(gather_runs(results, 3, peers).size()) : first;
+    });
+    CHECK(outcome[0].find("/nonexistent/shard.csv") != std::string::npos);
+    CHECK(outcome[1] == outcome[0]);
+    CHECK(outcome[2] == outcome[0]);
+}
+
 TEST_CASE("truncated, extended or corrupt encodings are refused with one line naming the byte", "[sweep]") {
     const std::string good = encode(single_process().runs[1]);
     REQUIRE_NOTHROW(decode(good));
@@ -325,7 +348,23 @@ TEST_CASE("truncated, extended or corrupt encodings are refused with one line na
     std::string huge = good;
     const std::size_t at = std::string("symgrad run_result 1\n").size();
     for (std::size_t i = 0; i < 8; ++i) huge[at + i] = char(0xff);
-    CHECK_THROWS_WITH(decode(huge), Catch::Matchers::Contains("a length of 18446744073709551615 runs past the end"));
+    CHECK_THROWS_WITH(decode(huge), "run encoding: a length of 18446744073709551615 runs past the end (at byte 21 of " +
+                                        std::to_string(good.size()) + ")");
+    // An empty run: the header (21 bytes), the init's and the trace's lengths, then the initial report's
+    // verdict at byte 37; its `exact` flag follows five more 8-byte fields, at byte 85.
+    std::string enumerator = encode(run_result{}), flag = enumerator;
+    enumerator[37] = 9;
+    const std::string of = " of " + std::to_string(flag.size()) + ")";
+    CHECK_THROWS_WITH(decode(enumerator), "run encoding: an enumerator of value 9 (at byte 37" + of);
+    flag[85] = 2;
+    CHECK_THROWS_WITH(decode(flag), "run encoding: a bool of value 2 (at byte 85" + of);
+    // An empty tensor with an absurd dimension (found by fuzzing: it overflowed xtensor's strides).
+    run_result empty_tensor;
+    empty_tensor.final_parameters["e"] = tensor::from_shape({0, 3});
+    std::string wide = encode(empty_tensor);  // ends with the tensor's rows and columns
+    wide[wide.size() - 1] = char(0x80);
+    CHECK_THROWS_WITH(decode(wide), "run encoding: an impossible tensor of 0 x 9223372036854775811 (at byte " +
+                                        std::to_string(wide.size() - 16) + " of " + std::to_string(wide.size()) + ")");
     // Flipping any single byte either decodes to something or throws input_error: never a crash.
     for (std::size_t i = 0; i < good.size(); i += 7) {
         std::string bad = good;

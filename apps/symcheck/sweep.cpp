@@ -130,8 +130,10 @@ public:
     }
 
 private:
-    [[noreturn]] void fail(const std::string& what) const {
-        throw input_error("run encoding: " + what + " (at byte " + std::to_string(pos_) + " of " +
+    // `at`: where the offending value starts.
+    [[noreturn]] void fail(const std::string& what) const { fail(what, pos_); }
+    [[noreturn]] void fail(const std::string& what, std::size_t at) const {
+        throw input_error("run encoding: " + what + " (at byte " + std::to_string(at) + " of " +
                           std::to_string(b_.size()) + ")");
     }
     std::size_t left() const { return b_.size() - pos_; }
@@ -145,7 +147,7 @@ private:
     // A length of elements that take at least `each` bytes apiece.
     std::size_t length(std::size_t each) {
         std::uint64_t n = u64();
-        if (n > left() / each) fail("a length of " + std::to_string(n) + " runs past the end");
+        if (n > left() / each) fail("a length of " + std::to_string(n) + " runs past the end", pos_ - 8);
         return n;
     }
     void get(bool& x) {
@@ -158,7 +160,7 @@ private:
     void get(long& n) { n = long(std::int64_t(u64())); }
     void get(int& n) {
         std::int64_t v = std::int64_t(u64());
-        if (v < INT_MIN || v > INT_MAX) fail("an int of value " + std::to_string(v));
+        if (v < INT_MIN || v > INT_MAX) fail("an int of value " + std::to_string(v), pos_ - 8);
         n = int(v);
     }
     void get(double& d) {
@@ -171,8 +173,10 @@ private:
     }
     void get(tensor& t) {
         std::size_t rows = u64(), cols = u64();
-        if (rows != 0 && cols > left() / 8 / rows)
-            fail("a tensor of " + std::to_string(rows) + " x " + std::to_string(cols) + " runs past the end");
+        // A dimension beside a zero one allocates nothing but must keep xtensor's stride arithmetic in range.
+        constexpr std::size_t largest_dimension = std::size_t(1) << 32;
+        if (rows > largest_dimension || cols > largest_dimension || (rows != 0 && cols > left() / 8 / rows))
+            fail("an impossible tensor of " + std::to_string(rows) + " x " + std::to_string(cols), pos_ - 16);
         t = tensor::from_shape({rows, cols});
         for (double& d : t) get(d);
     }
@@ -205,7 +209,7 @@ private:
     template <class T> void get(T& x) {
         if constexpr (std::is_enum_v<T>) {
             std::uint64_t v = u64();
-            if (v > std::uint64_t(last_of<T>())) fail("an enumerator of value " + std::to_string(v));
+            if (v > std::uint64_t(last_of<T>())) fail("an enumerator of value " + std::to_string(v), pos_ - 8);
             x = T(v);
         } else {
             fields(*this, x);
@@ -251,10 +255,12 @@ std::vector<run_result> gather_runs(std::vector<run_result> mine, std::size_t ru
     for (const auto& run : mine) encoded.push_back(encode(run));
     writer message;
     message(encoded);
+    mine = {}, encoded = {};  // freed before every rank's runs arrive
     const std::vector<std::string> all = peers.all_gather(message.bytes);
     const std::size_t ranks = peers.size();
     std::vector<run_result> gathered(runs);
-    // Every rank checks every message the same way, so a bad one fails all of them alike and none waits.
+    // Every rank decodes every message, its own included, so all hold the same runs and a bad message fails
+    // all of them alike, none waiting.
     for (std::size_t q = 0; q < ranks; ++q) {
         const auto expected = runs_of(runs, q, ranks);
         std::vector<std::string> parts;
@@ -270,7 +276,7 @@ std::vector<run_result> gather_runs(std::vector<run_result> mine, std::size_t ru
                               " runs, expected " + std::to_string(expected.size()) + " of " + std::to_string(runs));
         for (std::size_t j = 0; j < parts.size(); ++j) {
             try {
-                gathered[expected[j]] = q == peers.rank() ? std::move(mine[j]) : decode(parts[j]);
+                gathered[expected[j]] = decode(parts[j]);
             } catch (const input_error& e) {
                 throw input_error("gathering runs: run " + std::to_string(expected[j]) + " from rank " +
                                   std::to_string(q) + ": " + e.what());
