@@ -3,23 +3,58 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "analysis/equitable_partition.hpp"
 #include "analysis/unit_activity.hpp"
+#include "engine/collective.hpp"
 #include "engine/error.hpp"
 
 namespace symgrad {
 
 namespace {
 
+std::string non_finite_message(const std::string& what, const std::string& name, const std::string& shape,
+                               const std::string& found, std::size_t row, std::size_t col) {
+    return "analyze_symmetry: " + what + " of '" + name + "' " + shape + " holds " + found + " at (" +
+           std::to_string(row) + ", " + std::to_string(col) + "); no verdict is computed from non-finite numbers";
+}
+
 // "W1 (4x7) value" holding NaN/Inf: no verdict may be computed from it.
 void require_finite(const tensor& t, const std::string& what, const node& n) {
     if (auto k = first_non_finite(t)) {
         std::size_t cols = t.shape()[1];
-        throw anomaly_error("analyze_symmetry: " + what + " of '" + n.name() + "' " + to_string(n.shape()) + " holds " +
-                            (std::isnan(t.data()[*k]) ? "NaN" : "Inf") + " at (" + std::to_string(*k / cols) + ", " +
-                            std::to_string(*k % cols) + "); no verdict is computed from non-finite numbers");
+        throw anomaly_error(non_finite_message(what, n.name(), to_string(n.shape()),
+                                               std::isnan(t.data()[*k]) ? "NaN" : "Inf", *k / cols, *k % cols));
     }
+}
+
+// An activation's values. With data parallelism every process checks its shard (columns are samples) and all
+// throw for the first finding by rank, in the whole data's columns, as one process would.
+void require_finite_activation(const graph& g, node activation) {
+    collective* peers = g.data_parallel();
+    const tensor& t = g.value(activation);
+    if (!peers) return require_finite(t, "the value", activation);
+    const std::size_t cols = t.shape()[1];
+    std::string mine = std::to_string(cols);
+    if (auto k = first_non_finite(t))
+        mine += std::string(std::isnan(t.data()[*k]) ? " NaN " : " Inf ") + std::to_string(*k / cols) + " " +
+                std::to_string(*k % cols);
+    std::size_t total = 0, offset = 0;
+    std::string first;
+    for (const auto& shard : peers->all_gather(mine)) {
+        if (first.empty()) offset = total;
+        if (first.empty() && shard.find(' ') != std::string::npos) first = shard;
+        total += std::stoul(shard);
+    }
+    if (first.empty()) return;
+    std::istringstream in(first);
+    std::size_t shard_cols = 0, row = 0, col = 0;
+    std::string found;
+    in >> shard_cols >> found >> row >> col;
+    auto shape = activation.shape();
+    shape.cols = total;
+    throw anomaly_error(non_finite_message("the value", activation.name(), to_string(shape), found, row, offset + col));
 }
 
 // Largest difference inside any class in any compared key (relative to its tensor's largest |element|).
@@ -98,7 +133,9 @@ layer_report measure_layer(const graph& g, const hidden_layer& layer, const laye
     r.frozen_units = units_where(activity.frozen);
     r.effective_width = effective_width(part, activity);
     r.transient_groups = transient_groups(g, layer, options);
-    r.output_zero = all_zero(g.value(layer.activation));
+    // Over every shard under data parallelism (unit_activities agreed on each unit's).
+    r.output_zero = g.data_parallel() ? std::all_of(activity.output_zero.begin(), activity.output_zero.end(), [](bool z) { return z; })
+                                      : all_zero(g.value(layer.activation));
     return r;
 }
 
@@ -198,7 +235,7 @@ symmetry_report analyze_symmetry(graph& g, node loss, const symmetry_options& op
 
     // Values first: a NaN parameter spreads into every gradient, and the report should name where it started.
     for (node p : g.parameters()) require_finite(g.value(p), "the value", p);
-    for (const auto& layer : layers) require_finite(g.value(layer.activation), "the value", layer.activation);
+    for (const auto& layer : layers) require_finite_activation(g, layer.activation);
     for (node p : g.parameters()) {
         require_finite(g.grad(p), "the gradient", p);
         (all_zero(g.grad(p)) ? report.still_parameters : report.moving_parameters).push_back(p.name());

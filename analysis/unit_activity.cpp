@@ -6,6 +6,7 @@
 #include <limits>
 #include <string_view>
 
+#include "engine/collective.hpp"
 #include "ops/op_kinds.hpp"
 
 namespace symgrad {
@@ -20,6 +21,19 @@ double derivative(std::string_view kind, double y) {
     return -1.0;
 }
 
+// Data parallelism: each process measured its shard of the samples; the whole data's maximum derivative is the
+// maximum over processes, and a unit outputs 0 everywhere when it does on every shard.
+void agree_over_samples(collective& peers, unit_activity& u) {
+    const std::size_t n = u.max_derivative.size();
+    std::vector<double> both(u.max_derivative);
+    for (bool zero : u.output_zero) both.push_back(zero ? 0.0 : 1.0);
+    peers.max(both.data(), both.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        u.max_derivative[i] = both[i];
+        u.output_zero[i] = both[n + i] == 0.0;
+    }
+}
+
 unit_activity measure(const graph& g, const hidden_layer& layer) {
     const tensor& a = g.value(layer.activation);
     std::string_view kind = g.operation(layer.activation)->kind();
@@ -32,6 +46,7 @@ unit_activity measure(const graph& g, const hidden_layer& layer) {
             u.max_derivative[i] = std::max(u.max_derivative[i], std::abs(derivative(kind, a(i, j))));
             if (a(i, j) != 0.0) u.output_zero[i] = false;
         }
+    if (collective* peers = g.data_parallel()) agree_over_samples(*peers, u);
     if (derivative(kind, 0.0) < 0.0) u.max_derivative.assign(n, -1.0);
     for (double d : u.max_derivative) u.inactive.push_back(d >= 0.0 && d <= std::numeric_limits<double>::epsilon());
     return u;

@@ -1,8 +1,10 @@
 // build_mlp: the article's fully connected networks as an ordinary graph of engine ops.
 #include "models/mlp.hpp"
 
+#include <cmath>
 #include <utility>
 
+#include "engine/collective.hpp"
 #include "engine/error.hpp"
 #include "ops/ops.hpp"
 
@@ -109,6 +111,20 @@ std::size_t argmax_row(const tensor& t, std::size_t j) {
     return best;
 }
 
+
+// Data parallelism (graph::set_data_parallel): X and Y were this process's shard. The whole data's cost is
+// the sum of the shards' costs weighted by their share of the samples, as backward() sums it; the accuracy
+// counts the right answers of every shard.
+void over_every_shard(collective& peers, evaluation& e) {
+    double counts[2] = {double(e.samples), std::round(e.accuracy * double(e.samples))};
+    peers.sum(counts, 2);
+    double cost = e.cost * (double(e.samples) / counts[0]);
+    peers.sum(&cost, 1);
+    e.cost = cost;
+    e.accuracy = counts[1] / counts[0];
+    e.samples = std::size_t(counts[0]);
+}
+
 }  // namespace
 
 double accuracy(const tensor& probabilities, const tensor& labels) {
@@ -133,6 +149,7 @@ evaluation evaluate(mlp& net, const tensor& X, const tensor& Y) {
     e.cost = std::as_const(net.g).value(net.loss)(0, 0);
     e.accuracy = accuracy(std::as_const(net.g).value(net.output), Y);
     e.samples = Y.shape()[1];
+    if (collective* peers = net.g.data_parallel()) over_every_shard(*peers, e);
     return e;
 }
 

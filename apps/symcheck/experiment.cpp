@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <ostream>
@@ -12,21 +13,26 @@
 
 #include <unistd.h>
 
+#include <xtensor/xview.hpp>
+
 #include "engine/error.hpp"
 #include "engine/text.hpp"
+#include "failures.hpp"
 #include "models/batches.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
 #include "model_run.hpp"
+#include "sweep.hpp"
 #include "ops/ops.hpp"
 
 namespace symgrad::symcheck {
 
 namespace {
 
-dataset load_data(const config& cfg) {
+// With peers (data mode), a CSV file is read in shares: each rank its byte range (models/data.hpp).
+dataset load_data(const config& cfg, collective* peers) {
     if (cfg.data == "titanic") return titanic();
-    return load_csv(cfg.data, cfg.csv);
+    return peers ? load_csv_shard(cfg.data, cfg.csv, *peers) : load_csv(cfg.data, cfg.csv);
 }
 
 std::size_t narrowest(const symmetry_report& r) {
@@ -65,13 +71,14 @@ double true_class_probability(const tensor& a, const tensor& y, std::size_t j, s
 // sample's true class gets a probability below bce_clamp (1e-12, the level the library's BCE treats as
 // certain): the model is worse than it started and certain of a wrong answer, the state a far too large
 // learning rate leaves, with every tanh unit saturated. Both thresholds are the problem's own (the starting
-// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job. `classes` names the rows
-// of a k-class output.
-void check_divergence(const mlp& net, const config& cfg, const std::vector<std::string>& classes,
-                      const std::string& run, std::size_t iteration, double cost, double initial_cost) {
-    if (!(cost > initial_cost)) return;
+// cost, ops.hpp's bce_clamp); NaN and Inf are the graph's anomaly detection's job. The message for the first
+// such sample, or "". In data mode columns and shape are the whole data's, as in one process.
+std::string divergence(const mlp& net, const config& cfg, const experiment& ex, const std::string& run,
+                       std::size_t iteration, double cost, double initial_cost) {
     const tensor& a = net.g.value(net.output);
     const tensor& y = net.g.value(net.Y);
+    auto shape = net.output.shape();
+    shape.cols = ex.samples();
     for (std::size_t j = 0; j < a.shape()[1]; ++j) {
         std::size_t cls = 0;
         double p_true = true_class_probability(a, y, j, cls);
@@ -79,16 +86,29 @@ void check_divergence(const mlp& net, const config& cfg, const std::vector<std::
         std::ostringstream msg;
         msg << std::setprecision(6) << "anomaly: training diverged in run '" << run << "' at iteration " << iteration
             << ": the cost rose from " << initial_cost << " to " << cost << " and node '" << net.output.name() << "' ("
-            << net.g.kind_name(net.output) << ", " << to_string(net.output.shape()) << ") gives the sample in column "
-            << j << " a probability of " << p_true;
+            << net.g.kind_name(net.output) << ", " << to_string(shape) << ") gives the sample in column "
+            << ex.first_sample + j << " a probability of " << p_true;
+        const auto& classes = ex.data.class_names;  // the rows of a k-class output
         if (a.shape()[0] == 1)
             msg << " for its true label " << y(0, j);
         else
             msg << " for its true class '" << (cls < classes.size() ? classes[cls] : std::to_string(cls)) << "'";
         msg << ", below " << bce_clamp << ": worse than at the start and certain of a wrong answer; lower --lr (now "
             << cfg.learning_rate << " with " << cfg.optimizer << ")";
-        throw anomaly_error(msg.str());
+        return msg.str();
     }
+    return {};
+}
+
+// Throws anomaly_error on divergence. In data mode every process searches its shard and all throw the first
+// finding by rank, which is the single process's first sample.
+void check_divergence(const mlp& net, const config& cfg, const experiment& ex, const std::string& run,
+                      std::size_t iteration, double cost, double initial_cost) {
+    if (!(cost > initial_cost)) return;  // the cost is the same on every process
+    agree(ex.peers, [&] {
+        std::string found = divergence(net, cfg, ex, run, iteration, cost, initial_cost);
+        if (!found.empty()) throw anomaly_error(found);
+    });
 }
 
 // The memory the run may use: --max-memory, else what the kernel reports available now (MemAvailable, capped by
@@ -163,8 +183,8 @@ void warn_if_fewer_samples_than_parameters(experiment& ex) {
         parameters += w * previous + w;
         previous = w;
     }
-    if (ex.data.samples() >= parameters) return;
-    ex.data.warnings.push_back("only " + std::to_string(ex.data.samples()) + " samples for " + std::to_string(parameters) +
+    if (ex.samples() >= parameters) return;
+    ex.data.warnings.push_back("only " + std::to_string(ex.samples()) + " samples for " + std::to_string(parameters) +
                                " parameters: the model can memorise every label; use more data or narrower layers");
 }
 
@@ -173,6 +193,7 @@ mlp prepare_network(const config& cfg, const experiment& ex, const init_run& ini
     mlp net = ex.model ? model_network(*ex.model, ex.data.samples()) : build_mlp(ex.spec, ex.data.samples());
     net.g.feed(net.X, ex.data.X);
     net.g.feed(net.Y, ex.data.Y);
+    if (ex.peers) net.g.set_data_parallel(ex.peers, double(ex.data.samples()) / double(ex.samples()));
     net.g.set_anomaly_check(!cfg.detect_anomaly              ? anomaly_check::off
                             : cfg.anomaly_check_every_node ? anomaly_check::every_node
                                                            : anomaly_check::results);
@@ -192,7 +213,7 @@ public:
     // (fresh at iteration 0, carrying the run's state at the end).
     run_watcher(const config& cfg, const experiment& ex, mlp& net, const symmetry_options& opts, const optimizer& opt,
                 std::ostream* log, run_result& run)
-        : cfg_(cfg), classes_(ex.data.class_names), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
+        : cfg_(cfg), ex_(ex), net_(net), opts_(opts), ends_(opts), log_(log), run_(run) {
         ends_.lookahead_optimizer = &opt;
         // Never trains ahead longer than the run itself (a 1-iteration run gets a 1-step lookahead);
         // with 0 iterations (the initial state only) the lookahead is the only training there is.
@@ -223,10 +244,13 @@ private:
     }
 
     void record(std::size_t it, double cost) {
-        if (!std::isfinite(cost))
-            throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " +
-                                std::to_string(it) + " of run '" + run_.init + "'");
-        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, classes_, run_.init, it, cost, run_.trace[0].cost);
+        if (ex_.peers) fail_for_test(it);
+        if (!std::isfinite(cost))  // the same cost on every process: they all agree to stop
+            agree(ex_.peers, [&] {
+                throw anomaly_error("anomaly: the cost is " + shortest(cost) + " at iteration " + std::to_string(it) +
+                                    " of run '" + run_.init + "'");
+            });
+        if (cfg_.detect_anomaly && it > 0) check_divergence(net_, cfg_, ex_, run_.init, it, cost, run_.trace[0].cost);
         trace_point point;
         point.iteration = it;
         point.cost = cost;
@@ -240,8 +264,17 @@ private:
         }
     }
 
+    // The test hook of tests/mpi: SYMCHECK_TEST_FAIL=R:I makes rank R throw at iteration I of data mode, where
+    // the other ranks are on their way into a collective sum (the failure rule must end them all, not hang).
+    void fail_for_test(std::size_t it) const {
+        static const char* hook = std::getenv("SYMCHECK_TEST_FAIL");
+        if (!hook || std::to_string(ex_.peers->rank()) + ":" + std::to_string(it) != hook) return;
+        throw input_error("test failure (SYMCHECK_TEST_FAIL=" + std::string(hook) + ") on rank " +
+                          std::to_string(ex_.peers->rank()));
+    }
+
     const config& cfg_;
-    const std::vector<std::string>& classes_;
+    const experiment& ex_;
     mlp& net_;
     const symmetry_options& opts_;
     symmetry_options ends_;  // opts_ with the lookahead
@@ -252,7 +285,7 @@ private:
 
 // The trained network's cost and accuracy on the whole training set and on the held-out samples.
 void evaluate_run(const experiment& ex, mlp& net, run_result& run) {
-    run.on_training = evaluate(net, ex.data.X, ex.data.Y);
+    run.on_training = evaluate(net, ex.data.X, ex.data.Y);  // in data mode evaluate() sums over the shards
     if (ex.validation) run.on_validation = evaluate(net, ex.validation->X, ex.validation->Y);
 }
 
@@ -267,14 +300,25 @@ void split_validation(const config& cfg, experiment& ex) {
     ex.data.Y = std::move(s.Y_train);
 }
 
+// The model graph for --dot. In data mode the network holds a shard; the DOT shows the whole data's shapes,
+// as one process would, from a network built for them (never run).
+std::string graph_dot(const config& cfg, const experiment& ex, const mlp& net) {
+    std::ostringstream dot;
+    if (!ex.peers || cfg.dot_path.empty()) {
+        net.g.write_dot(dot);
+    } else {
+        const std::size_t m = ex.samples();
+        mlp whole = ex.model ? model_network(*ex.model, m) : build_mlp(ex.spec, m);
+        whole.g.retain(whole.output);
+        whole.g.write_dot(dot);
+    }
+    return dot.str();
+}
+
 run_result run_one(const config& cfg, experiment& ex, const init_run& init, const symmetry_options& opts,
                    std::ostream* log) {
     mlp net = prepare_network(cfg, ex, init);
-    if (ex.dot.empty()) {
-        std::ostringstream dot;
-        net.g.write_dot(dot);
-        ex.dot = dot.str();
-    }
+    if (ex.dot.empty()) ex.dot = graph_dot(cfg, ex, net);
     const std::vector<node> params = net.g.parameters();
     std::vector<tensor> start;
     for (auto p : params) start.push_back(net.g.value(p));
@@ -309,6 +353,86 @@ run_result run_one(const config& cfg, experiment& ex, const init_run& init, cons
     return run;
 }
 
+
+// What data mode does not do exactly with several processes: refused in one line (docs/distributed.md).
+void refuse_in_data_mode(const config& cfg, const collective& peers) {
+    const std::string why = " with " + std::to_string(peers.size()) +
+                            " processes sharing the samples (mpirun -np " + std::to_string(peers.size()) +
+                            "); run it in one process";
+    if (cfg.batch_size != 0) throw input_error("--batch-size: not available" + why);
+    if (cfg.validation) throw input_error("--validation: not available" + why);
+}
+
+// Data mode: every rank's place in the samples. A CSV file came sharded (each rank its rows, in file order);
+// the whole data (Titanic) is cut here: rank r of N keeps columns [m r / N, m (r + 1) / N). Collective.
+void share_samples(collective& peers, bool sharded, experiment& ex) {
+    const std::size_t n = peers.size(), r = peers.rank();
+    ex.peers = &peers;
+    if (!sharded) {
+        const std::size_t m = ex.data.samples();
+        if (m < n)
+            throw input_error(ex.data.source + ": " + std::to_string(m) + " samples for " + std::to_string(n) +
+                              " processes; every process needs at least one sample (use fewer processes)");
+        auto columns = xt::range(m * r / n, m * (r + 1) / n);
+        ex.data.X = tensor(xt::view(ex.data.X, xt::all(), columns));
+        ex.data.Y = tensor(xt::view(ex.data.Y, xt::all(), columns));
+        ex.first_sample = m * r / n;
+        ex.all_samples = m;
+        return;
+    }
+    std::vector<std::string> counts = peers.all_gather(std::to_string(ex.data.samples()));
+    for (std::size_t k = 0; k < n; ++k) {
+        std::size_t rows = std::stoul(counts[k]);
+        if (rows == 0)
+            throw input_error(ex.data.source + ": rank " + std::to_string(k) + " of " + std::to_string(n) +
+                              " holds no rows of the file (too few lines for its byte range); use fewer processes");
+        if (k < r) ex.first_sample += rows;
+        ex.all_samples += rows;
+    }
+}
+
+// The report's label counts (per row of Y, the samples whose entry is 1), over every shard in data mode.
+void count_labels(experiment& ex) {
+    const tensor& Y = ex.data.Y;
+    std::vector<double> n(Y.shape()[0], 0.0);
+    for (std::size_t c = 0; c < Y.shape()[0]; ++c)
+        for (std::size_t j = 0; j < Y.shape()[1]; ++j) n[c] += Y(c, j) == 1.0;
+    if (ex.peers) ex.peers->sum(n.data(), n.size());  // whole numbers far below 2^53: exact in any order
+    for (double c : n) ex.label_counts.push_back(static_cast<std::size_t>(c));
+}
+
+// Runs mode: this rank computes its share of the runs (sweep.hpp), each the single process's run exactly, and
+// every rank gets all of them in order. The single process stops at the first failing run in --init order,
+// so on failure every rank throws the failure of the smallest failing run over the ranks.
+std::vector<run_result> run_shared_out(const config& cfg, experiment& ex, const symmetry_options& opts,
+                                       collective& peers) {
+    std::vector<run_result> mine;
+    std::string failed;  // "run exit-code line" of this rank's first failing run
+    for (std::size_t k : runs_of_rank(cfg.inits.size(), peers)) {
+        try {
+            mine.push_back(run_one(cfg, ex, cfg.inits[k], opts, nullptr));
+        } catch (...) {
+            failure f = classify(std::current_exception());
+            failed = std::to_string(k) + " " + std::to_string(f.exit_code) + " " + f.line;
+            break;
+        }
+    }
+    std::size_t first_run = cfg.inits.size();
+    failure first;
+    for (const auto& e : peers.all_gather(failed)) {
+        if (e.empty()) continue;
+        std::istringstream in(e);
+        std::size_t run = 0;
+        int code = 0;
+        in >> run >> code;
+        if (run >= first_run) continue;
+        first_run = run;
+        first = {code, e.substr(e.find(' ', e.find(' ') + 1) + 1)};
+    }
+    if (first_run < cfg.inits.size()) throw agreed_failure(first);
+    return gather_runs(std::move(mine), cfg.inits.size(), peers);
+}
+
 }  // namespace
 
 std::string save_directory(const config& cfg, const std::string& label) {
@@ -324,21 +448,36 @@ symmetry_verdict experiment::verdict() const {
     return v;
 }
 
-experiment run_experiment(const config& cfg, std::ostream* log) {
+experiment run_experiment(const config& cfg, std::ostream* log, collective* peers) {
     experiment ex;
-    ex.data = load_data(cfg);
-    split_validation(cfg, ex);
-    ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
-    ex.spec.inputs = ex.data.features();
-    ex.spec.hidden = cfg.hidden;
-    ex.spec.hidden_activation = cfg.hidden_activation;
-    if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
-    check_fits_in_memory(cfg, ex.spec, ex.data.samples());
-    warn_if_fewer_samples_than_parameters(ex);
+    // Runs mode shares the --init runs out; data mode (one run, or --print-weights, whose tables interleave
+    // with training) shares each run's samples.
+    const bool runs_mode = peers && cfg.inits.size() > 1 && cfg.print_weights == 0;
+    collective* data_peers = runs_mode ? nullptr : peers;
+    agree(peers, [&] {
+        if (peers && cfg.data == "-")  // mpirun forwards standard input to rank 0 alone
+            throw input_error("--data -: standard input reaches only rank 0 under mpirun; give the data as a file");
+        if (data_peers) refuse_in_data_mode(cfg, *data_peers);
+        ex.data = load_data(cfg, data_peers);  // collective in data mode: every rank reaches it
+        if (data_peers) share_samples(*data_peers, cfg.data != "titanic", ex);
+        split_validation(cfg, ex);
+        ex.spec.outputs = ex.data.Y.shape()[0];  // 1 for two classes (0/1 labels), k for k one-hot rows
+        ex.spec.inputs = ex.data.features();
+        ex.spec.hidden = cfg.hidden;
+        ex.spec.hidden_activation = cfg.hidden_activation;
+        if (!cfg.model_path.empty()) attach_model(cfg, ex);  // the file's widths replace --hidden
+        check_fits_in_memory(cfg, ex.spec, ex.data.samples());  // this process's samples
+        warn_if_fewer_samples_than_parameters(ex);
+    });
+    count_labels(ex);
 
     symmetry_options opts;
     opts.exact = cfg.exact;
     if (cfg.tolerance) opts.relative_tolerance = *cfg.tolerance;
+    if (runs_mode) {
+        ex.runs = run_shared_out(cfg, ex, opts, *peers);
+        return ex;
+    }
     for (const auto& init : cfg.inits) ex.runs.push_back(run_one(cfg, ex, init, opts, log));
     return ex;
 }

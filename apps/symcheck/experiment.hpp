@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "analysis/symmetry.hpp"
+#include "engine/collective.hpp"
 #include "models/data.hpp"
 #include "models/mlp.hpp"
 #include "options.hpp"
@@ -45,6 +46,13 @@ struct experiment {
     std::vector<run_result> runs;
     std::string dot;  // the model graph (same for every run)
     std::shared_ptr<model_outcome> model;  // --model: the file, its shape and --compress's outcome
+    // Data mode under mpirun (docs/distributed.md): data's X and Y hold this process's shard, samples
+    // [first_sample, first_sample + data.samples()) of all_samples; peers hold the rest. Null: one process.
+    collective* peers = nullptr;
+    std::size_t first_sample = 0, all_samples = 0;
+    std::size_t samples() const { return peers ? all_samples : data.samples(); }  // the whole training data's
+    // Per label row, the training samples whose entry is 1: positives of 0/1 labels, samples per class of k.
+    std::vector<std::size_t> label_counts;
     symmetry_verdict verdict() const;  // worst over runs
 };
 
@@ -57,7 +65,9 @@ std::string save_directory(const config& cfg, const std::string& label);
 double estimate_peak_memory(const config& cfg, const mlp_spec& spec, std::size_t samples);
 
 // Runs every initialiser of cfg. `log` receives the article's weight tables (--print-weights), if any.
-// Throws input_error for bad data or parameters and anomaly_error when a run diverges.
-experiment run_experiment(const config& cfg, std::ostream* log);
+// Throws input_error for bad data or parameters and anomaly_error when a run diverges. With peers (the
+// processes of an mpirun, more than one) every process calls it: each trains on its shard of the samples and
+// all of them end with the same experiment; failures are agreed (failures.hpp).
+experiment run_experiment(const config& cfg, std::ostream* log, collective* peers = nullptr);
 
 }  // namespace symgrad::symcheck

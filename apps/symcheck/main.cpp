@@ -8,7 +8,11 @@
 
 #include "engine/files.hpp"
 #include "engine/error.hpp"
+#ifdef SYMGRAD_MPI
+#include "distributed/mpi_collective.hpp"
+#endif
 #include "experiment.hpp"
+#include "failures.hpp"
 #include "model_run.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
@@ -18,9 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace symgrad;
 using namespace symgrad::symcheck;
-
-constexpr int exit_bad_input = 2;
-constexpr int exit_internal = 3;
 
 // Every output path, checked before training so a bad one costs no work: each must be writable (or "-"), and
 // no two may name the same file (a character device such as /dev/null may take several).
@@ -70,56 +71,83 @@ void write_outputs(const config& cfg, const experiment& ex) {
     batch.commit();
 }
 
-// Messages may quote user text (a CSV cell, a column name, a flag) holding line breaks or control bytes;
-// escaping them keeps every error on one line.
-std::string one_line(const std::string& message) {
-    static const char hex[] = "0123456789abcdef";
-    std::string s;
-    for (char ch : message) {
-        unsigned char u = static_cast<unsigned char>(ch);
-        if (ch == '\n') s += "\\n";
-        else if (ch == '\r') s += "\\r";
-        else if (ch == '\t') s += "\\t";
-        else if (u < 0x20 || u == 0x7f) s += std::string("\\x") + hex[u >> 4] + hex[u & 15];
-        else s += ch;
-    }
-    return s;
+// --model's runs stay on rank 0 (docs/distributed.md): the other processes wait for its exit status.
+template <class Run>
+int on_rank_zero(collective& peers, Run run) {
+    int status = 0;
+    agree(&peers, [&] {
+        if (peers.rank() == 0) status = run();
+    });
+    return std::stoi(peers.all_gather(std::to_string(status))[0]);
 }
 
-int run(int argc, const char* const* argv) {
-    parsed p = parse_command_line(argc, argv);
+// With peers (mpirun -np N, N > 1) every process runs this; rank 0 alone prints and writes.
+int run(int argc, const char* const* argv, collective* peers) {
+    const bool rank_zero = !peers || peers->rank() == 0;
+    parsed p;
+    agree(peers, [&] {
+        p = parse_command_line(argc, argv);
+        if (p.what == parsed::action::run && rank_zero) check_outputs(p.cfg);  // rank 0's files
+    });
     if (p.what != parsed::action::run) {
-        std::cout << p.text;
+        if (rank_zero) std::cout << p.text;
         return 0;
     }
-    const config& cfg = p.cfg;
-    check_outputs(cfg);
+    config cfg = p.cfg;
+    if (!rank_zero) cfg.quiet = true;  // no progress lines from the others
     bool text = !cfg.quiet && !writes_to_stdout(cfg);
+    if (peers && !cfg.model_path.empty())
+        return on_rank_zero(*peers, [&] { return run(argc, argv, nullptr); });
     if (!cfg.model_path.empty() && !cfg.has_data()) return run_without_data(cfg, text);
-    experiment ex = run_experiment(cfg, text ? &std::cout : nullptr);
+    experiment ex = run_experiment(cfg, text ? &std::cout : nullptr, peers);
     compress_after_run(cfg, ex);
-    write_outputs(cfg, ex);
+    agree(peers, [&] {
+        if (rank_zero) write_outputs(cfg, ex);
+    });
     if (text) std::cout << text_report(cfg, ex);
     return exit_status(ex);
+}
+
+// The single process prints the line and returns its code. Under MPI, an agreed failure (every process
+// threw it) is printed by rank 0 and returned by all; anything else is printed by its rank, and `abort` must
+// then end every process (docs/distributed.md).
+int fail(collective* peers, std::exception_ptr thrown, bool& abort) {
+    failure f = classify(thrown);
+    abort = false;
+    try {
+        std::rethrow_exception(thrown);
+    } catch (const agreed_failure&) {
+        if (peers && peers->rank() != 0) return f.exit_code;
+        peers = nullptr;
+    } catch (...) {
+    }
+    if (!peers) {
+        std::cerr << f.line << "\n";
+        return f.exit_code;
+    }
+    std::cerr << f.line << " (rank " << peers->rank() << " of " << peers->size() << ")\n" << std::flush;
+    abort = true;
+    return f.exit_code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     symgrad::remove_temporaries_on_signal("symcheck");
+#ifdef SYMGRAD_MPI
+    symgrad::mpi_session session(argc, argv);
+    symgrad::collective* peers = session.peers().size() > 1 ? &session.peers() : nullptr;
+#else
+    symgrad::collective* peers = nullptr;
+#endif
     try {
-        return run(argc, argv);
-    } catch (const symgrad::symcheck::compress_check_failed& e) {
-        std::cerr << "symcheck: error: " << one_line(e.what()) << "\n";
-        return exit_internal;
-    } catch (const symgrad::error& e) {
-        std::cerr << "symcheck: error: " << one_line(e.what()) << "\n";
-        return exit_bad_input;
-    } catch (const std::bad_alloc&) {
-        std::cerr << "symcheck: error: out of memory (try a smaller model or data set)\n";
-        return exit_bad_input;
-    } catch (const std::exception& e) {
-        std::cerr << "symcheck: internal error: " << one_line(e.what()) << "\n";
-        return exit_internal;
+        return run(argc, argv, peers);
+    } catch (...) {
+        bool abort = false;
+        int status = fail(peers, std::current_exception(), abort);
+#ifdef SYMGRAD_MPI
+        if (abort) session.abort(status);
+#endif
+        return status;
     }
 }

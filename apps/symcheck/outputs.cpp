@@ -23,26 +23,22 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
-std::size_t positives(const dataset& d) {
-    std::size_t n = 0;
-    for (double y : d.Y) n += y == 1.0;
-    return n;
-}
-
-// Samples per class of k one-hot label rows (row c counts the columns whose 1 is in row c).
-std::vector<std::size_t> class_samples(const dataset& d) {
-    std::vector<std::size_t> n(d.Y.shape()[0], 0);
-    for (std::size_t c = 0; c < d.Y.shape()[0]; ++c)
-        for (std::size_t j = 0; j < d.Y.shape()[1]; ++j) n[c] += d.Y(c, j) == 1.0;
+// Per label row, the samples whose entry is 1: run_experiment's counts (over every shard in data mode), or
+// counted here for an experiment assembled by hand.
+std::vector<std::size_t> label_counts(const experiment& ex) {
+    if (!ex.label_counts.empty()) return ex.label_counts;
+    const tensor& Y = ex.data.Y;
+    std::vector<std::size_t> n(Y.shape()[0], 0);
+    for (std::size_t c = 0; c < Y.shape()[0]; ++c)
+        for (std::size_t j = 0; j < Y.shape()[1]; ++j) n[c] += Y(c, j) == 1.0;
     return n;
 }
 
 bool multiclass(const dataset& d) { return d.Y.shape()[0] > 1; }
 
 // "(711 positive)" for 0/1 labels, "in 3 classes (Adelie 152, Chinstrap 68, Gentoo 124)" for k classes.
-std::string label_words(const dataset& d) {
-    if (!multiclass(d)) return "(" + std::to_string(positives(d)) + " positive)";
-    const auto n = class_samples(d);
+std::string label_words(const dataset& d, const std::vector<std::size_t>& n) {
+    if (!multiclass(d)) return "(" + std::to_string(n[0]) + " positive)";
     std::string s = "in " + std::to_string(n.size()) + " classes (";
     for (std::size_t c = 0; c < n.size(); ++c)
         s += (c ? ", " : "") + (c < d.class_names.size() ? d.class_names[c] : std::to_string(c)) + " " +
@@ -85,7 +81,7 @@ std::string validation_line(const config& cfg, const experiment& ex) {
     if (!ex.validation) return {};
     return "validation: " + std::to_string(ex.validation->samples()) + " samples held out (" +
            shortest(*cfg.validation) + " of the data, drawn with the seed); the " +
-           std::to_string(ex.data.samples()) + " above train\n";
+           std::to_string(ex.samples()) + " above train\n";
 }
 
 // Cost and accuracy of each trained network on the training data and, with --validation, the held-out part.
@@ -117,7 +113,7 @@ int exit_status(const experiment& ex) {
 
 std::string text_report(const config& cfg, const experiment& ex) {
     std::ostringstream out;
-    out << "symcheck: " << ex.data.source << ", " << ex.data.samples() << " samples " << label_words(ex.data) << ", "
+    out << "symcheck: " << ex.data.source << ", " << ex.samples() << " samples " << label_words(ex.data, label_counts(ex)) << ", "
         << ex.data.features() << " features\n";
     for (const auto& n : ex.data.notes) out << "data: " << n << "\n";
     for (const auto& w : ex.data.warnings) out << "warning: " << w << "\n";
@@ -180,13 +176,13 @@ std::string json_report(const config& cfg, const experiment& ex) {
     json j;
     j["tool"] = "symcheck";
     j["version"] = symcheck_version;
-    j["data"] = {{"source", ex.data.source},         {"samples", ex.data.samples()},
+    j["data"] = {{"source", ex.data.source},         {"samples", ex.samples()},
                  {"features", ex.data.features()},   {"feature_names", ex.data.feature_names},
-                 {"label", ex.data.label_name},      {"positives", positives(ex.data)}};
+                 {"label", ex.data.label_name},      {"positives", label_counts(ex)[0]}};
     if (multiclass(ex.data)) {  // k classes: their names and counts instead of a count of positives
         j["data"].erase("positives");
         j["data"]["classes"] = ex.data.class_names;
-        j["data"]["class_samples"] = class_samples(ex.data);
+        j["data"]["class_samples"] = label_counts(ex);
     }
     if (ex.data.rows_read) j["data"]["rows_read"] = ex.data.rows_read;  // absent for the embedded data, as before
     if (!ex.data.notes.empty()) j["data"]["notes"] = ex.data.notes;
