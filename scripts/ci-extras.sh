@@ -2,7 +2,7 @@
 # CI extras after scripts/test.sh (issue 6): the whole test suite built with AddressSanitizer and
 # UndefinedBehaviorSanitizer in its own build directory, then a 40-second libFuzzer run per loader (five of them),
 # then symcheck over MPI (issue 15): its own build directory with -DSYMGRAD_MPI=ON and the mpirun tests.
-# Usage: scripts/ci-extras.sh [FUZZ_SECONDS]   (default 40)
+# Usage: scripts/ci-extras.sh [FUZZ_SECONDS]   (default 30)
 # Measured on the team's shared 2-core machine under heavy load (load average 9-12), so an upper bound:
 # sanitizer build 25 min, its ctest 28 s; fuzz build 10 min at -j1, fuzzing 2 x 60 s. With the normal build
 # and tests (about 15 min under the same load) CI stays well inside its 90 minutes.
@@ -25,7 +25,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
 echo "ci-extras: sanitizer build and tests took $((SECONDS - start)) s" >&2
 
 start=$SECONDS
-scripts/fuzz.sh "${1:-40}"
+scripts/fuzz.sh "${1:-30}"
 echo "ci-extras: fuzz smoke run took $((SECONDS - start)) s" >&2
 
 # Only symcheck and the MPI tests' own program are built (no test suite, benchmarks or man page); measured
