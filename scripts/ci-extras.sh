@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI extras after scripts/test.sh (issue 6): the whole test suite built with AddressSanitizer and
-# UndefinedBehaviorSanitizer in its own build directory, then a 40-second libFuzzer run per loader (five of them),
+# UndefinedBehaviorSanitizer in its own build directory, then a 30-second libFuzzer run per target (six: five loaders and runs mode's decoder),
 # then symcheck over MPI (issue 15): its own build directory with -DSYMGRAD_MPI=ON and the mpirun tests.
 # Usage: scripts/ci-extras.sh [FUZZ_SECONDS]   (default 30)
 # Measured on the team's shared 2-core machine under heavy load (load average 9-12), so an upper bound:
