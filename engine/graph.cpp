@@ -178,8 +178,11 @@ struct graph_impl {
                                       const std::vector<std::size_t>& grad_slot_of) const;
     std::vector<char> needs_grad_for(const plan_state& p, std::size_t loss) const;
     void plan_backward(plan_state& p, std::size_t loss);
-    // Inputs: the buffer for `shape`, made on first use; returns its index.
-    static std::size_t buffer_for(node_record& r, shape2 shape);
+    // Inputs: the buffer for `shape`, made on first use (from *take's storage when given, else zeros);
+    // returns its index.
+    static std::size_t buffer_for(node_record& r, shape2 shape, tensor* take = nullptr);
+    // One input's feed: a copy of data, or (take == &data) its storage moved in.
+    void feed_one(node n, const tensor& data, tensor* take);
     bool fits_at_one_batch_size(std::size_t id) const;
     std::string inputs_list(const std::vector<std::size_t>& ids) const;
     plan_state& readable_plan();
@@ -481,9 +484,13 @@ void graph_impl::plan_backward(plan_state& p, std::size_t loss) {
     p.planned_loss = loss;
 }
 
-std::size_t graph_impl::buffer_for(node_record& r, shape2 shape) {
+std::size_t graph_impl::buffer_for(node_record& r, shape2 shape, tensor* take) {
     for (std::size_t k = 0; k < r.buffers.size(); ++k)
         if (shape_of(*r.buffers[k]) == shape) return k;
+    if (take) {
+        r.buffers.push_back(std::make_unique<tensor>(std::move(*take)));
+        return r.buffers.size() - 1;
+    }
     auto t = std::make_unique<tensor>(tensor::from_shape({shape.rows, shape.cols}));
     t->fill(0.0);
     r.buffers.push_back(std::move(t));
@@ -629,34 +636,52 @@ node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands,
     return operands[0].impl_->apply(std::move(operation), operands, name);
 }
 
-void graph::feed(node n, const tensor& data) {
-    auto& im = *impl_;
-    auto& r = im.rec(n);
+void graph::feed(node n, const tensor& data) { impl_->feed_one(n, data, nullptr); }
+
+void graph::feed(node n, tensor&& data) {
+    // A buffer the graph already holds (value(X) or value(W) moved in) is copied: moving would take it
+    // away from its node.
+    bool held = false;
+    for (const auto& r : impl_->records)
+        for (const auto& b : r.buffers) held = held || b.get() == &data;
+    impl_->feed_one(n, data, held ? nullptr : &data);
+}
+
+void graph_impl::feed_one(node n, const tensor& data, tensor* take) {
+    auto& r = rec(n);
     if (r.kind != node_kind::input)
         throw graph_error("feed: '" + r.name + "' is not an input (use value() to set a parameter)");
-    if (shape_of(data) != r.shape) {
+    const shape2 fed = shape_of(data);
+    bool moved_in = false;  // data's storage became a new buffer of r
+    if (fed != r.shape) {
         const shape2 old = r.shape;
         const std::size_t old_buffer = r.current, buffers = r.buffers.size();
-        r.shape = shape_of(data);
-        r.current = graph_impl::buffer_for(r, r.shape);
+        r.shape = fed;
+        r.current = buffer_for(r, r.shape, take);
+        moved_in = r.buffers.size() > buffers;
         try {
-            im.ensure_order();
-            if (im.cached_plan_fits() || !im.seen_in_cached_plan(n.id_))
-                im.activate();
+            ensure_order();
+            if (cached_plan_fits() || !seen_in_cached_plan(n.id_))
+                activate();
             else
-                im.current = nullptr;  // one step of returning to a cached plan: the other inputs follow
+                current = nullptr;  // one step of returning to a cached plan: the other inputs follow
         } catch (const graph_error& e) {
-            if (!im.fits_at_one_batch_size(n.id_)) {
+            if (!fits_at_one_batch_size(n.id_)) {
+                if (moved_in) *take = std::move(*r.buffers.back());  // the caller's data, given back
                 r.shape = old;
                 r.current = old_buffer;
                 r.buffers.resize(buffers);
-                throw graph_error("feed '" + r.name + "' " + to_string(shape_of(data)) + ": " + e.what());
+                throw graph_error("feed '" + r.name + "' " + to_string(fed) + ": " + e.what());
             }
-            im.current = nullptr;  // waits for the other inputs' new size; forward() names them if it never comes
+            current = nullptr;  // waits for the other inputs' new size; forward() names them if it never comes
         }
     }
-    xt::noalias(*r.buffers[r.current]) = data;
-    im.forward_done = false;
+    if (take && !moved_in)
+        *r.buffers[r.current] = std::move(*take);  // the buffer object (and plans' pointers to it) stays
+    else if (!take)
+        xt::noalias(*r.buffers[r.current]) = data;
+    if (take) *take = tensor::from_shape({0, 0});  // not a moved-from husk whose shape still says m x n
+    forward_done = false;
 }
 
 void graph::feed(std::initializer_list<std::pair<node, const tensor&>> data) {

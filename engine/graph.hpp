@@ -72,6 +72,11 @@ public:
     // (or returns to the cached plan of a set of shapes seen before). A shape that only another input's
     // new size can make fit (X fed 8 columns while Y still has 5) is accepted and checked at forward().
     void feed(node input, const tensor& data);
+    // Takes data's storage instead of copying it: no second copy of a large X in the process. The graph
+    // owns the data from then on (read it through value(input), valid until the input's next feed, like
+    // a copied feed's); `data` is left an empty 0x0 tensor, so the caller cannot keep a dangling view of
+    // it. Shapes are checked and re-planned as above; a refused feed gives `data` back unchanged.
+    void feed(node input, tensor&& data);
     // Feeds several inputs as one step, e.g. feed({{X, x}, {Y, y}}): the shapes are checked together, and
     // when they do not fit nothing changes and the error names every input fed.
     void feed(std::initializer_list<std::pair<node, const tensor&>> data);
