@@ -55,6 +55,8 @@ struct node_plan {
     std::size_t value_owner = none;  // the node whose result finally lives in value_slot
     std::size_t grad_owner = none;   // the node whose gradient finally lives in grad_slot
     std::size_t poisons_slot = none; // poisoning: the operand buffer this op would have reused, NaN after forward
+    std::size_t fused_into = none;   // fusion: the consumer whose forward runs this op's, by blocks of rows
+    std::size_t fused_from = none;   // fusion: the operand this op's forward runs first, block by block
     tensor* value = nullptr;
     tensor* grad = nullptr;
     forward_args fwd;
@@ -96,6 +98,7 @@ struct graph_impl {
     std::size_t changed_after_forward = none;  // a parameter or input written through value()
     anomaly_check anomaly = anomaly_check::off;
     bool poison = poison_by_default;
+    bool fusion = true;
     long step = 0;
 
     static constexpr std::size_t max_plans = 4;
@@ -165,6 +168,10 @@ struct graph_impl {
     std::vector<shape2> infer_shapes() const;
     std::unique_ptr<plan_state> build_plan() const;
     void plan_values(plan_state& p) const;
+    // Marks the pair (u, id) for fusion when u's value is written in place by id and both compute rows alone.
+    void plan_fusion(plan_state& p, std::size_t u, std::size_t id) const;
+    // forward() of node id: alone, or with the operand fused into it, a block of rows at a time.
+    void run_forward(plan_state& p, std::size_t id);
     void plan_grads(plan_state& p) const;
     void build_arguments(plan_state& p) const;
     static void carry_over(const plan_state& old, plan_state& fresh);
@@ -339,6 +346,7 @@ void graph_impl::plan_values(plan_state& p) const {
         chain[id] = u == none ? id : chain[u];
         if (u != none && !poison) {
             n.value_slot = p.nodes[u].value_slot;
+            plan_fusion(p, u, id);
             continue;
         }
         if (u != none) n.poisons_slot = p.nodes[u].value_slot;  // a buffer of its own; u's is NaN after forward
@@ -349,6 +357,41 @@ void graph_impl::plan_values(plan_state& p) const {
     std::vector<std::size_t> last_writer(records.size(), none);
     for (auto id : order) last_writer[chain[id]] = id;
     for (auto id : order) p.nodes[id].value_owner = last_writer[chain[id]];
+}
+
+// Only pairs: u is not itself fused with its own operand, so a fused forward is always two ops. The
+// deferral of u's forward to id's place is safe: u's only consumer is id, and u's operands cannot be
+// overwritten in place in between (an in-place writer must be its operand's only consumer, and u reads them).
+void graph_impl::plan_fusion(plan_state& p, std::size_t u, std::size_t id) const {
+    const auto& ru = records[u];
+    const auto& rid = records[id];
+    if (!ru.operation->elementwise() || !ru.operation->has_forward_rows() || !rid.operation->has_forward_rows())
+        return;
+    if (rid.operands.size() != 1 || p.nodes[u].fused_from != none) return;
+    p.nodes[u].fused_into = id;
+    p.nodes[id].fused_from = u;
+}
+
+// Rows per block of a fused forward: about 128 KB of the result, so the block written by the first op is
+// still in L2 when the second reads it; at least one row.
+constexpr std::size_t fused_block_bytes = 128 * 1024;
+
+void graph_impl::run_forward(plan_state& p, std::size_t id) {
+    auto& n = p.nodes[id];
+    const bool fused = fusion && anomaly != anomaly_check::every_node && n.fused_from != none;
+    if (!fused) {
+        records[id].operation->forward(n.fwd);
+        return;
+    }
+    const auto& first = p.nodes[n.fused_from];
+    const std::size_t rows = n.shape.rows, cols = n.shape.cols;
+    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * std::max<std::size_t>(cols, 1)));
+    for (std::size_t r0 = 0; r0 < rows; r0 += block) {
+        const std::size_t r1 = std::min(rows, r0 + block);
+        records[n.fused_from].operation->forward_rows(first.fwd, r0, r1);
+        records[id].operation->forward_rows(n.fwd, r0, r1);
+    }
+    p.value_state[n.fused_from] = computed;
 }
 
 std::size_t graph_impl::grad_in_place_operand(const plan_state& p, std::size_t id,
@@ -790,7 +833,9 @@ void graph::forward() {
             if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
             continue;
         }
-        r.operation->forward(n.fwd);
+        // A fused operand runs inside its consumer's forward (its own check, every_node, turns fusion off).
+        if (n.fused_into != none && im.fusion && im.anomaly != anomaly_check::every_node) continue;
+        im.run_forward(p, id);
         p.value_state[id] = computed;
         if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
         if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
@@ -875,6 +920,9 @@ void graph_impl::drop_plans_losing(std::size_t id) {
         it = plans.erase(it);
     }
 }
+
+void graph::set_fusion(bool on) { impl_->fusion = on; }
+bool graph::fusion() const { return impl_->fusion; }
 
 void graph::set_poison_reused_buffers(bool on) {
     if (impl_->poison != on) {
@@ -1016,6 +1064,11 @@ const tensor& graph_impl::grad_of(const node_record& r, std::size_t id) {
     if (state != computed)
         throw graph_error("the gradient of '" + r.name + "' has not been computed; call backward()");
     return *n.grad;
+}
+
+void op::forward_rows(const forward_args&, std::size_t, std::size_t) const {
+    throw graph_error(std::string(kind()) + ": forward_rows called, but the op computes no rows alone "
+                      "(has_forward_rows() is false)");
 }
 
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,

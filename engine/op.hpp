@@ -59,6 +59,12 @@ public:
     // write forward's result over such an operand and its gradient over out_grad, each element after
     // reading it; a binary op sends to a sink that aliases out_grad last.
     virtual bool elementwise() const { return false; }
+    // Fusion: an elementwise op that can compute output rows [r0, r1) alone, each element with exactly the
+    // arithmetic forward() uses, says so here and implements forward_rows. The planner then runs such an op
+    // and the elementwise op that is its only consumer (a bias add and its activation) one block of rows at
+    // a time, so the block is still in cache when the second op reads it: one pass over memory, same bits.
+    virtual bool has_forward_rows() const { return false; }
+    virtual void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const;
     // Label for DOT and reports, e.g. "scale(0.5)"; kind() by default.
     virtual std::string label() const { return std::string(kind()); }
 };

@@ -12,11 +12,27 @@ namespace {
 
 using detail::elementwise_unary_op;
 
+// Rows [r0, r1) of an elementwise unary op whose forward is kernel(in, out, n): the kernels give each
+// element the same bits wherever it sits in the buffer, so a block of rows equals that part of forward().
+template <class Kernel>
+void kernel_rows(Kernel kernel, const forward_args& a, std::size_t r0, std::size_t r1) {
+    const std::size_t c = a.out->shape()[1];
+    kernel(a.in[0]->data() + r0 * c, a.out->data() + r0 * c, (r1 - r0) * c);
+}
+
+void relu_array(const double* x, double* o, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) o[k] = x[k] > 0.0 ? x[k] : 0.0;
+}
+
 class tanh_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::tanh; }
     saved saves() const override { return saved::output; }
     void forward(const forward_args& a) const override { kernels::tanh(a.in[0]->data(), a.out->data(), a.out->size()); }
+    bool has_forward_rows() const override { return true; }
+    void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
+        kernel_rows(kernels::tanh, a, r0, r1);
+    }
     void backward(const backward_args& a) const override {  // 1 - tanh^2
         const double* y = a.out->data();
         chain(a, [y](std::size_t k) { return 1.0 - y[k] * y[k]; });
@@ -30,6 +46,10 @@ public:
     void forward(const forward_args& a) const override {
         kernels::sigmoid(a.in[0]->data(), a.out->data(), a.out->size());
     }
+    bool has_forward_rows() const override { return true; }
+    void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
+        kernel_rows(kernels::sigmoid, a, r0, r1);
+    }
     void backward(const backward_args& a) const override {  // s (1 - s)
         const double* y = a.out->data();
         chain(a, [y](std::size_t k) { return y[k] * (1.0 - y[k]); });
@@ -40,10 +60,10 @@ class relu_op final : public elementwise_unary_op {
 public:
     std::string_view kind() const override { return op_kinds::relu; }
     saved saves() const override { return saved::output; }
-    void forward(const forward_args& a) const override {
-        const double* x = a.in[0]->data();
-        double* o = a.out->data();
-        for (std::size_t k = 0, n = a.out->size(); k < n; ++k) o[k] = x[k] > 0.0 ? x[k] : 0.0;
+    void forward(const forward_args& a) const override { relu_array(a.in[0]->data(), a.out->data(), a.out->size()); }
+    bool has_forward_rows() const override { return true; }
+    void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
+        kernel_rows(relu_array, a, r0, r1);
     }
     void backward(const backward_args& a) const override {  // 1 where the output is positive (0 at 0)
         const double* y = a.out->data();
