@@ -15,6 +15,7 @@
 
 #include <xtensor/xnoalias.hpp>
 
+#include "engine/collective.hpp"
 #include "engine/error.hpp"
 
 namespace symgrad {
@@ -100,6 +101,11 @@ struct graph_impl {
     bool poison = poison_by_default;
     bool fusion = true;
     long step = 0;
+    collective* peers = nullptr;  // set_data_parallel
+    double share = 1.0;
+    std::vector<double> shared_sums;  // the gradients and the loss, packed for one collective sum
+
+    void sum_over_peers(std::size_t loss);
 
     static constexpr std::size_t max_plans = 4;
 
@@ -865,7 +871,10 @@ void graph::backward(node loss) {
     std::fill(p.grad_state.begin(), p.grad_state.end(), char(computed));
     for (auto& r : im.records) r.parameter_grad_ready = r.kind == node_kind::parameter;
     const auto& ln = p.nodes[loss.id_];
-    if (ln.grad == nullptr) return;  // nothing trainable reaches the loss
+    if (ln.grad == nullptr) {  // nothing trainable reaches the loss
+        if (im.peers) im.sum_over_peers(loss.id_);
+        return;
+    }
     ln.grad->fill(1.0);
     const fp_flags flags(im.anomaly == anomaly_check::results);
     for (auto id : p.backward_order) {
@@ -881,7 +890,40 @@ void graph::backward(node loss) {
         std::string found = im.non_finite_result(true);
         if (!found.empty() || flags.raised()) localize_anomaly(*this, im, &loss, found);
     }
+    if (im.peers) im.sum_over_peers(loss.id_);
 }
+
+// One collective sum for every parameter gradient and the loss, packed in creation order into a buffer
+// kept from pass to pass (no allocation per steady iteration).
+void graph_impl::sum_over_peers(std::size_t loss) {
+    std::size_t n = 1;
+    for (const auto& r : records)
+        if (r.kind == node_kind::parameter) n += r.parameter_grad->size();
+    shared_sums.resize(n);
+    double* at = shared_sums.data();
+    for (const auto& r : records)
+        if (r.kind == node_kind::parameter)
+            at = std::transform(r.parameter_grad->begin(), r.parameter_grad->end(), at, [&](double d) { return d * share; });
+    tensor& cost = *current->nodes[loss].value;
+    *at = cost(0, 0) * share;
+    peers->sum(shared_sums.data(), n);
+    at = shared_sums.data();
+    for (auto& r : records)
+        if (r.kind == node_kind::parameter) {
+            std::copy(at, at + r.parameter_grad->size(), r.parameter_grad->begin());
+            at += r.parameter_grad->size();
+        }
+    cost(0, 0) = *at;
+}
+
+void graph::set_data_parallel(collective* peers, double share) {
+    if (peers && !(share >= 0.0 && share <= 1.0))
+        throw graph_error("set_data_parallel: the share must be a number in [0, 1], got " + std::to_string(share));
+    impl_->peers = peers;
+    impl_->share = peers ? share : 1.0;
+}
+
+collective* graph::data_parallel() const { return impl_->peers; }
 
 void graph::require_grad(node n, bool on) {
     auto& r = impl_->rec(n);

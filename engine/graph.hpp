@@ -15,6 +15,7 @@
 namespace symgrad {
 
 class graph;
+class collective;
 struct graph_impl;
 
 enum class node_kind { input, parameter, op };
@@ -120,6 +121,14 @@ public:
     // The pass number reported by anomaly errors; the training loop sets it to its iteration.
     void set_step(long step);
     long step() const;
+    // Data parallelism: this graph's inputs hold one shard of the samples and `peers` the processes holding
+    // the others (engine/collective.hpp). At the end of every backward(), each parameter's gradient and the
+    // loss's value are multiplied by `share` (this shard's part of the loss: its samples / all samples for a
+    // mean over samples, 1 for a sum) and summed over the processes, so each holds the gradient and the loss
+    // of the whole data and takes the same step. Every process must run the same passes. Null (the default)
+    // turns it off; `share` must be finite and in [0, 1]. `peers` must outlive the graph or the next call.
+    void set_data_parallel(collective* peers, double share);
+    collective* data_parallel() const;  // the peers, or null
 
     // --- reading --------------------------------------------------------------------------------
     // Writable value. For a parameter or an input this counts as a change: backward() then refuses to run

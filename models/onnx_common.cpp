@@ -111,6 +111,14 @@ std::string supported_ops_list() {
            "Flatten, Identity, Reshape, Cast, Constant, Squeeze (of a single output, at the end)";
 }
 
+std::string unsupported_hint(const std::string& op_type) {
+    // torch.onnx.export writes Dropout only for a model exported in training mode; in eval mode it is gone.
+    if (op_type == "Dropout")
+        return " (a Dropout node means the model was exported in training mode: call model.eval() before "
+               "torch.onnx.export, or export with training=torch.onnx.TrainingMode.EVAL)";
+    return {};
+}
+
 std::string node_label(const onnx::NodeProto& n) {
     std::string name = !n.name().empty() ? n.name() : n.output_size() > 0 ? n.output(0) : std::string("?");
     return "node '" + name + "' (" + n.op_type() + ")";

@@ -37,6 +37,8 @@ tensor symgrad_layout(const std::vector<double>& values, const std::vector<std::
 
 // The op types symcheck reads, comma separated, for the "not supported" message.
 std::string supported_ops_list();
+// What to do about an unsupported node type, when a usual cause is known (" (...)"); empty otherwise.
+std::string unsupported_hint(const std::string& op_type);
 
 // "node 'fc1' (Gemm)": the node's name, or its first output's name when it has none.
 std::string node_label(const onnx::NodeProto& n);

@@ -354,7 +354,8 @@ void onnx_lowering::lower(const onnx::NodeProto& n) {
         {"Squeeze", &onnx_lowering::squeeze}};
     auto it = handlers.find(n.op_type());
     if (it == handlers.end() || (!n.domain().empty() && n.domain() != "ai.onnx"))
-        throw input_error(model_.source + ": " + node_label(n) + " is not supported; symcheck reads: " + supported_ops_list());
+        throw input_error(model_.source + ": " + node_label(n) + " is not supported; symcheck reads: " + supported_ops_list() +
+                          unsupported_hint(n.op_type()));
     if (n.output_size() != 1 || n.output(0).empty())
         fail(n, "has " + std::to_string(n.output_size()) + " outputs; symcheck reads nodes with one");
     (this->*(it->second))(n);

@@ -53,9 +53,13 @@ void check_inputs_and_output(const onnx::GraphProto& g, const std::string& sourc
     int count = 0;
     for (const auto& in : g.input())
         if (!initializers.count(in.name())) names += (count++ ? ", " : "") + in.name();
+    // With no initializer at all, the extra inputs are the weights: torch.onnx.export(export_params=False).
+    const std::string hint = count > 1 && initializers.empty()
+                                 ? " (the file holds no weights: export with export_params=True, torch's default)"
+                                 : "";
     if (count != 1)
         throw input_error(source + ": the graph has " + std::to_string(count) + " inputs (" + names +
-                          "); symcheck reads a network with one input (batch, features)");
+                          "); symcheck reads a network with one input (batch, features)" + hint);
     const onnx::ValueInfoProto& in = data_input(g);
     const std::string where = source + ": input '" + in.name() + "'";
     const auto& type = in.type().tensor_type();

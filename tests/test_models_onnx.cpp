@@ -346,6 +346,11 @@ TEST_CASE("every bad ONNX file is refused with one line naming the place", "[mod
                                        "DOUBLE (float64) tensors"},
         {"bad_input_3d.onnx", ": input 'x': has 3 dimensions (batch, 3, 7); symcheck reads a 2-D input (batch, features)"},
         {"bad_two_inputs.onnx", ": the graph has 2 inputs (x, mask); symcheck reads a network with one input (batch, features)"},
+        {"bad_no_params.onnx", ": the graph has 3 inputs (x, W2, W1); symcheck reads a network with one input (batch, "
+                               "features) (the file holds no weights: export with export_params=True, torch's default)"},
+        {"bad_dropout.onnx", ": node 'drop1' (Dropout) is not supported" + supported +
+                             " (a Dropout node means the model was exported in training mode: call model.eval() before "
+                             "torch.onnx.export, or export with training=torch.onnx.TrainingMode.EVAL)"},
         {"bad_two_outputs.onnx", ": the graph has 2 outputs; symcheck reads a network with one output"},
         {"bad_gemm_transA.onnx", ": node 'a' (Gemm): transA=1 multiplies across the batch; symcheck reads Gemm with "
                                  "transA=0 on a (batch, features) input"},
