@@ -58,6 +58,7 @@ struct node_plan {
     std::size_t poisons_slot = none; // poisoning: the operand buffer this op would have reused, NaN after forward
     std::size_t fused_into = none;   // fusion: the consumer whose forward runs this op's, by blocks of rows
     std::size_t fused_from = none;   // fusion: the operand this op's forward runs first, block by block
+    std::size_t backward_fused_with = none;  // fusion: the op after this one in backward, run block by block
     tensor* value = nullptr;
     tensor* grad = nullptr;
     forward_args fwd;
@@ -99,7 +100,7 @@ struct graph_impl {
     std::size_t changed_after_forward = none;  // a parameter or input written through value()
     anomaly_check anomaly = anomaly_check::off;
     bool poison = poison_by_default;
-    bool fusion = true;
+    bool fusion = false;  // measured no faster at M and L on the build machine (docs/performance.md)
     long step = 0;
     collective* peers = nullptr;  // set_data_parallel
     double share = 1.0;
@@ -178,6 +179,10 @@ struct graph_impl {
     void plan_fusion(plan_state& p, std::size_t u, std::size_t id) const;
     // forward() of node id: alone, or with the operand fused into it, a block of rows at a time.
     void run_forward(plan_state& p, std::size_t id);
+    // Pairs each unary elementwise op with the next in backward_order when that is its operand, read by it
+    // alone, and both send gradients by rows; run_backward_fused runs such a pair block by block.
+    void plan_backward_fusion(plan_state& p) const;
+    void run_backward_fused(plan_state& p, std::size_t id);
     void plan_grads(plan_state& p) const;
     void build_arguments(plan_state& p) const;
     static void carry_over(const plan_state& old, plan_state& fresh);
@@ -392,12 +397,49 @@ void graph_impl::run_forward(plan_state& p, std::size_t id) {
     const auto& first = p.nodes[n.fused_from];
     const std::size_t rows = n.shape.rows, cols = n.shape.cols;
     const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * std::max<std::size_t>(cols, 1)));
-    for (std::size_t r0 = 0; r0 < rows; r0 += block) {
+    if (rows <= block) {  // one block: all in cache anyway, the whole-buffer calls are cheaper (measured at S)
+        records[n.fused_from].operation->forward(first.fwd);
+        records[id].operation->forward(n.fwd);
+    }
+    for (std::size_t r0 = 0; r0 < rows && rows > block; r0 += block) {
         const std::size_t r1 = std::min(rows, r0 + block);
         records[n.fused_from].operation->forward_rows(first.fwd, r0, r1);
         records[id].operation->forward_rows(n.fwd, r0, r1);
     }
     p.value_state[n.fused_from] = computed;
+}
+
+void graph_impl::plan_backward_fusion(plan_state& p) const {
+    for (auto id : p.backward_order) p.nodes[id].backward_fused_with = none;
+    for (std::size_t k = 0; k + 1 < p.backward_order.size(); ++k) {
+        const auto id = p.backward_order[k], u = p.backward_order[k + 1];
+        const auto& r = records[id];
+        const auto& ru = records[u];
+        if (r.operands.size() != 1 || r.operands[0] != u || consumers(u).size() != 1) continue;
+        if (!r.operation->elementwise() || !ru.operation->elementwise() || !p.nodes[id].bwd.in_grad[0]) continue;
+        if (!r.operation->has_backward_rows(p.nodes[id].bwd) || !ru.operation->has_backward_rows(p.nodes[u].bwd))
+            continue;
+        p.nodes[id].backward_fused_with = u;
+        ++k;  // u is taken: pairs only
+    }
+}
+
+// Safe because id and u are adjacent in backward_order (every other contribution is sent before or after
+// both, as unfused), u's gradient is id's alone, and each op reads and writes only the block's rows.
+void graph_impl::run_backward_fused(plan_state& p, std::size_t id) {
+    const auto& n = p.nodes[id];
+    const auto u = n.backward_fused_with;
+    const std::size_t rows = n.shape.rows, cols = std::max<std::size_t>(n.shape.cols, 1);
+    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * cols));
+    if (rows <= block) {
+        records[id].operation->backward(n.bwd);
+        records[u].operation->backward(p.nodes[u].bwd);
+    }
+    for (std::size_t r0 = 0; r0 < rows && rows > block; r0 += block) {
+        const std::size_t r1 = std::min(rows, r0 + block);
+        records[id].operation->backward_rows(n.bwd, r0, r1);
+        records[u].operation->backward_rows(p.nodes[u].bwd, r0, r1);
+    }
 }
 
 std::size_t graph_impl::grad_in_place_operand(const plan_state& p, std::size_t id,
@@ -530,6 +572,7 @@ void graph_impl::plan_backward(plan_state& p, std::size_t loss) {
             written[o] = 1;
         }
     }
+    plan_backward_fusion(p);
     p.planned_loss = loss;
 }
 
@@ -877,9 +920,16 @@ void graph::backward(node loss) {
     }
     ln.grad->fill(1.0);
     const fp_flags flags(im.anomaly == anomaly_check::results);
-    for (auto id : p.backward_order) {
+    const bool fuse = im.fusion && im.anomaly != anomaly_check::every_node;
+    for (std::size_t k = 0; k < p.backward_order.size(); ++k) {
+        const auto id = p.backward_order[k];
         auto& r = im.records[id];
         auto& n = p.nodes[id];
+        if (fuse && n.backward_fused_with != none) {
+            im.run_backward_fused(p, id);
+            ++k;  // its partner ran with it
+            continue;
+        }
         r.operation->backward(n.bwd);
         if (im.anomaly == anomaly_check::every_node) {
             for (std::size_t i = 0; i < r.operands.size(); ++i)
@@ -1111,6 +1161,10 @@ const tensor& graph_impl::grad_of(const node_record& r, std::size_t id) {
 void op::forward_rows(const forward_args&, std::size_t, std::size_t) const {
     throw graph_error(std::string(kind()) + ": forward_rows called, but the op computes no rows alone "
                       "(has_forward_rows() is false)");
+}
+void op::backward_rows(const backward_args&, std::size_t, std::size_t) const {
+    throw graph_error(std::string(kind()) + ": backward_rows called, but the op sends no rows alone "
+                      "(has_backward_rows() is false)");
 }
 
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,

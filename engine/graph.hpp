@@ -110,11 +110,12 @@ public:
     // On by default in debug builds (NDEBUG undefined), off otherwise; gradcheck turns it on. Re-plans.
     void set_poison_reused_buffers(bool on);
     bool poison_reused_buffers() const;
-    // Fusion (on by default): an elementwise op whose value is overwritten in place by its only consumer,
+    // Fusion (off by default: measured no faster, docs/performance.md): an elementwise op whose value is overwritten in place by its only consumer,
     // itself elementwise (a bias add and the activation after it), runs together with it, a block of rows
-    // at a time, one pass over memory instead of two; every value stays the same to the bit (the ops
-    // promise it in op::forward_rows, tests/test_engine_planner_fusion.cpp checks it). Off: one op at a
-    // time, as the every-node anomaly check also runs them. Needs no re-plan.
+    // at a time, one pass over memory instead of two; in backward likewise the activation's derivative and
+    // the bias gradient's row sum. Every value and gradient stays the same to the bit (the ops promise it
+    // in op::forward_rows/backward_rows, tests/test_engine_planner_fusion.cpp checks it). Off: one op at a
+    // time; the every-node anomaly check always runs them so. Needs no re-plan.
     void set_fusion(bool on);
     bool fusion() const;
     bool detect_anomaly() const;  // any check on

@@ -51,29 +51,41 @@ public:
     void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
         broadcast_binary(*a.in[0], *a.in[1], *a.out, Rule::value, r0, r1);
     }
-    void backward(const backward_args& a) const override {
+    void backward(const backward_args& a) const override { backward_rows(a, 0, a.out_grad->shape()[0]); }
+    // By rows when no operand that needs a gradient is broadcast along rows (summed over all of them).
+    bool has_backward_rows(const backward_args& a) const override {
+        for (std::size_t i = 0; i < 2; ++i)
+            if (a.in_grad[i] && a.in[i]->shape()[0] != a.out_grad->shape()[0]) return false;
+        return true;
+    }
+    void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const override {
         // An operand whose gradient shares out_grad's buffer goes last, after the other has read it.
         if (a.in_grad[0].aliases(*a.out_grad)) {
-            send<1>(a);
-            send<0>(a);
+            send<1>(a, r0, r1);
+            send<0>(a, r0, r1);
         } else {
-            send<0>(a);
-            send<1>(a);
+            send<0>(a, r0, r1);
+            send<1>(a, r0, r1);
         }
     }
 
 private:
+    // Rows [r0, r1) of the output's gradient; all of them (backward) may also sum over broadcast rows.
     template <std::size_t I>
-    static void send(const backward_args& a) {
+    static void send(const backward_args& a, std::size_t r0, std::size_t r1) {
         const grad_sink& sink = a.in_grad[I];
         if (!sink) return;
         if (Rule::partial_is_one[I] && sink.aliases(*a.out_grad)) return;  // g * 1 is already there
         const double* g = a.out_grad->data();
-        std::size_t c = a.out_grad->shape()[1];
+        const std::size_t rows = a.out_grad->shape()[0], c = a.out_grad->shape()[1];
         auto x = broadcast_view(*a.in[0]), y = broadcast_view(*a.in[1]);
-        sink.send_summed(a.out_grad->shape()[0], c, [g, c, x, y](std::size_t i, std::size_t j) {
+        auto contribution = [g, c, x, y](std::size_t i, std::size_t j) {
             return g[i * c + j] * (I == 0 ? Rule::d_x(x(i, j), y(i, j)) : Rule::d_y(x(i, j), y(i, j)));
-        });
+        };
+        if (r0 == 0 && r1 == rows)
+            sink.send_summed(rows, c, contribution);
+        else
+            sink.send_summed_rows(r0, r1, c, contribution);
     }
 };
 
