@@ -56,6 +56,9 @@ struct node_plan {
     std::size_t value_owner = none;  // the node whose result finally lives in value_slot
     std::size_t grad_owner = none;   // the node whose gradient finally lives in grad_slot
     std::size_t poisons_slot = none; // poisoning: the operand buffer this op would have reused, NaN after forward
+    std::size_t fused_into = none;   // fusion: the consumer whose forward runs this op's, by blocks of rows
+    std::size_t fused_from = none;   // fusion: the operand this op's forward runs first, block by block
+    std::size_t backward_fused_with = none;  // fusion: the op after this one in backward, run block by block
     tensor* value = nullptr;
     tensor* grad = nullptr;
     forward_args fwd;
@@ -97,6 +100,7 @@ struct graph_impl {
     std::size_t changed_after_forward = none;  // a parameter or input written through value()
     anomaly_check anomaly = anomaly_check::off;
     bool poison = poison_by_default;
+    bool fusion = false;  // measured no faster at M and L on the build machine (docs/performance.md)
     long step = 0;
     collective* peers = nullptr;  // set_data_parallel
     double share = 1.0;
@@ -171,6 +175,14 @@ struct graph_impl {
     std::vector<shape2> infer_shapes() const;
     std::unique_ptr<plan_state> build_plan() const;
     void plan_values(plan_state& p) const;
+    // Marks the pair (u, id) for fusion when u's value is written in place by id and both compute rows alone.
+    void plan_fusion(plan_state& p, std::size_t u, std::size_t id) const;
+    // forward() of node id: alone, or with the operand fused into it, a block of rows at a time.
+    void run_forward(plan_state& p, std::size_t id);
+    // Pairs each unary elementwise op with the next in backward_order when that is its operand, read by it
+    // alone, and both send gradients by rows; run_backward_fused runs such a pair block by block.
+    void plan_backward_fusion(plan_state& p) const;
+    void run_backward_fused(plan_state& p, std::size_t id);
     void plan_grads(plan_state& p) const;
     void build_arguments(plan_state& p) const;
     static void carry_over(const plan_state& old, plan_state& fresh);
@@ -184,8 +196,11 @@ struct graph_impl {
                                       const std::vector<std::size_t>& grad_slot_of) const;
     std::vector<char> needs_grad_for(const plan_state& p, std::size_t loss) const;
     void plan_backward(plan_state& p, std::size_t loss);
-    // Inputs: the buffer for `shape`, made on first use; returns its index.
-    static std::size_t buffer_for(node_record& r, shape2 shape);
+    // Inputs: the buffer for `shape`, made on first use (from *take's storage when given, else zeros);
+    // returns its index.
+    static std::size_t buffer_for(node_record& r, shape2 shape, tensor* take = nullptr);
+    // One input's feed: a copy of data, or (take == &data) its storage moved in.
+    void feed_one(node n, const tensor& data, tensor* take);
     bool fits_at_one_batch_size(std::size_t id) const;
     std::string inputs_list(const std::vector<std::size_t>& ids) const;
     plan_state& readable_plan();
@@ -342,6 +357,7 @@ void graph_impl::plan_values(plan_state& p) const {
         chain[id] = u == none ? id : chain[u];
         if (u != none && !poison) {
             n.value_slot = p.nodes[u].value_slot;
+            plan_fusion(p, u, id);
             continue;
         }
         if (u != none) n.poisons_slot = p.nodes[u].value_slot;  // a buffer of its own; u's is NaN after forward
@@ -352,6 +368,78 @@ void graph_impl::plan_values(plan_state& p) const {
     std::vector<std::size_t> last_writer(records.size(), none);
     for (auto id : order) last_writer[chain[id]] = id;
     for (auto id : order) p.nodes[id].value_owner = last_writer[chain[id]];
+}
+
+// Only pairs: u is not itself fused with its own operand, so a fused forward is always two ops. The
+// deferral of u's forward to id's place is safe: u's only consumer is id, and u's operands cannot be
+// overwritten in place in between (an in-place writer must be its operand's only consumer, and u reads them).
+void graph_impl::plan_fusion(plan_state& p, std::size_t u, std::size_t id) const {
+    const auto& ru = records[u];
+    const auto& rid = records[id];
+    if (!ru.operation->elementwise() || !ru.operation->has_forward_rows() || !rid.operation->has_forward_rows())
+        return;
+    if (rid.operands.size() != 1 || p.nodes[u].fused_from != none) return;
+    p.nodes[u].fused_into = id;
+    p.nodes[id].fused_from = u;
+}
+
+// Rows per block of a fused forward: about 128 KB of the result, so the block written by the first op is
+// still in L2 when the second reads it; at least one row.
+constexpr std::size_t fused_block_bytes = 128 * 1024;
+
+void graph_impl::run_forward(plan_state& p, std::size_t id) {
+    auto& n = p.nodes[id];
+    const bool fused = fusion && anomaly != anomaly_check::every_node && n.fused_from != none;
+    if (!fused) {
+        records[id].operation->forward(n.fwd);
+        return;
+    }
+    const auto& first = p.nodes[n.fused_from];
+    const std::size_t rows = n.shape.rows, cols = n.shape.cols;
+    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * std::max<std::size_t>(cols, 1)));
+    if (rows <= block) {  // one block: all in cache anyway, the whole-buffer calls are cheaper (measured at S)
+        records[n.fused_from].operation->forward(first.fwd);
+        records[id].operation->forward(n.fwd);
+    }
+    for (std::size_t r0 = 0; r0 < rows && rows > block; r0 += block) {
+        const std::size_t r1 = std::min(rows, r0 + block);
+        records[n.fused_from].operation->forward_rows(first.fwd, r0, r1);
+        records[id].operation->forward_rows(n.fwd, r0, r1);
+    }
+    p.value_state[n.fused_from] = computed;
+}
+
+void graph_impl::plan_backward_fusion(plan_state& p) const {
+    for (auto id : p.backward_order) p.nodes[id].backward_fused_with = none;
+    for (std::size_t k = 0; k + 1 < p.backward_order.size(); ++k) {
+        const auto id = p.backward_order[k], u = p.backward_order[k + 1];
+        const auto& r = records[id];
+        const auto& ru = records[u];
+        if (r.operands.size() != 1 || r.operands[0] != u || consumers(u).size() != 1) continue;
+        if (!r.operation->elementwise() || !ru.operation->elementwise() || !p.nodes[id].bwd.in_grad[0]) continue;
+        if (!r.operation->has_backward_rows(p.nodes[id].bwd) || !ru.operation->has_backward_rows(p.nodes[u].bwd))
+            continue;
+        p.nodes[id].backward_fused_with = u;
+        ++k;  // u is taken: pairs only
+    }
+}
+
+// Safe because id and u are adjacent in backward_order (every other contribution is sent before or after
+// both, as unfused), u's gradient is id's alone, and each op reads and writes only the block's rows.
+void graph_impl::run_backward_fused(plan_state& p, std::size_t id) {
+    const auto& n = p.nodes[id];
+    const auto u = n.backward_fused_with;
+    const std::size_t rows = n.shape.rows, cols = std::max<std::size_t>(n.shape.cols, 1);
+    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * cols));
+    if (rows <= block) {
+        records[id].operation->backward(n.bwd);
+        records[u].operation->backward(p.nodes[u].bwd);
+    }
+    for (std::size_t r0 = 0; r0 < rows && rows > block; r0 += block) {
+        const std::size_t r1 = std::min(rows, r0 + block);
+        records[id].operation->backward_rows(n.bwd, r0, r1);
+        records[u].operation->backward_rows(p.nodes[u].bwd, r0, r1);
+    }
 }
 
 std::size_t graph_impl::grad_in_place_operand(const plan_state& p, std::size_t id,
@@ -484,12 +572,17 @@ void graph_impl::plan_backward(plan_state& p, std::size_t loss) {
             written[o] = 1;
         }
     }
+    plan_backward_fusion(p);
     p.planned_loss = loss;
 }
 
-std::size_t graph_impl::buffer_for(node_record& r, shape2 shape) {
+std::size_t graph_impl::buffer_for(node_record& r, shape2 shape, tensor* take) {
     for (std::size_t k = 0; k < r.buffers.size(); ++k)
         if (shape_of(*r.buffers[k]) == shape) return k;
+    if (take) {
+        r.buffers.push_back(std::make_unique<tensor>(std::move(*take)));
+        return r.buffers.size() - 1;
+    }
     auto t = std::make_unique<tensor>(tensor::from_shape({shape.rows, shape.cols}));
     t->fill(0.0);
     r.buffers.push_back(std::move(t));
@@ -635,34 +728,52 @@ node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands,
     return operands[0].impl_->apply(std::move(operation), operands, name);
 }
 
-void graph::feed(node n, const tensor& data) {
-    auto& im = *impl_;
-    auto& r = im.rec(n);
+void graph::feed(node n, const tensor& data) { impl_->feed_one(n, data, nullptr); }
+
+void graph::feed(node n, tensor&& data) {
+    // A buffer the graph already holds (value(X) or value(W) moved in) is copied: moving would take it
+    // away from its node.
+    bool held = false;
+    for (const auto& r : impl_->records)
+        for (const auto& b : r.buffers) held = held || b.get() == &data;
+    impl_->feed_one(n, data, held ? nullptr : &data);
+}
+
+void graph_impl::feed_one(node n, const tensor& data, tensor* take) {
+    auto& r = rec(n);
     if (r.kind != node_kind::input)
         throw graph_error("feed: '" + r.name + "' is not an input (use value() to set a parameter)");
-    if (shape_of(data) != r.shape) {
+    const shape2 fed = shape_of(data);
+    bool moved_in = false;  // data's storage became a new buffer of r
+    if (fed != r.shape) {
         const shape2 old = r.shape;
         const std::size_t old_buffer = r.current, buffers = r.buffers.size();
-        r.shape = shape_of(data);
-        r.current = graph_impl::buffer_for(r, r.shape);
+        r.shape = fed;
+        r.current = buffer_for(r, r.shape, take);
+        moved_in = r.buffers.size() > buffers;
         try {
-            im.ensure_order();
-            if (im.cached_plan_fits() || !im.seen_in_cached_plan(n.id_))
-                im.activate();
+            ensure_order();
+            if (cached_plan_fits() || !seen_in_cached_plan(n.id_))
+                activate();
             else
-                im.current = nullptr;  // one step of returning to a cached plan: the other inputs follow
+                current = nullptr;  // one step of returning to a cached plan: the other inputs follow
         } catch (const graph_error& e) {
-            if (!im.fits_at_one_batch_size(n.id_)) {
+            if (!fits_at_one_batch_size(n.id_)) {
+                if (moved_in) *take = std::move(*r.buffers.back());  // the caller's data, given back
                 r.shape = old;
                 r.current = old_buffer;
                 r.buffers.resize(buffers);
-                throw graph_error("feed '" + r.name + "' " + to_string(shape_of(data)) + ": " + e.what());
+                throw graph_error("feed '" + r.name + "' " + to_string(fed) + ": " + e.what());
             }
-            im.current = nullptr;  // waits for the other inputs' new size; forward() names them if it never comes
+            current = nullptr;  // waits for the other inputs' new size; forward() names them if it never comes
         }
     }
-    xt::noalias(*r.buffers[r.current]) = data;
-    im.forward_done = false;
+    if (take && !moved_in)
+        *r.buffers[r.current] = std::move(*take);  // the buffer object (and plans' pointers to it) stays
+    else if (!take)
+        xt::noalias(*r.buffers[r.current]) = data;
+    if (take) *take = tensor::from_shape({0, 0});  // not a moved-from husk whose shape still says m x n
+    forward_done = false;
 }
 
 void graph::feed(std::initializer_list<std::pair<node, const tensor&>> data) {
@@ -771,7 +882,9 @@ void graph::forward() {
             if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
             continue;
         }
-        r.operation->forward(n.fwd);
+        // A fused operand runs inside its consumer's forward (its own check, every_node, turns fusion off).
+        if (n.fused_into != none && im.fusion && im.anomaly != anomaly_check::every_node) continue;
+        im.run_forward(p, id);
         p.value_state[id] = computed;
         if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
         if (im.anomaly == anomaly_check::every_node) im.check_finite(v, r, "value", {});
@@ -807,9 +920,16 @@ void graph::backward(node loss) {
     }
     ln.grad->fill(1.0);
     const fp_flags flags(im.anomaly == anomaly_check::results);
-    for (auto id : p.backward_order) {
+    const bool fuse = im.fusion && im.anomaly != anomaly_check::every_node;
+    for (std::size_t k = 0; k < p.backward_order.size(); ++k) {
+        const auto id = p.backward_order[k];
         auto& r = im.records[id];
         auto& n = p.nodes[id];
+        if (fuse && n.backward_fused_with != none) {
+            im.run_backward_fused(p, id);
+            ++k;  // its partner ran with it
+            continue;
+        }
         r.operation->backward(n.bwd);
         if (im.anomaly == anomaly_check::every_node) {
             for (std::size_t i = 0; i < r.operands.size(); ++i)
@@ -892,6 +1012,9 @@ void graph_impl::drop_plans_losing(std::size_t id) {
         it = plans.erase(it);
     }
 }
+
+void graph::set_fusion(bool on) { impl_->fusion = on; }
+bool graph::fusion() const { return impl_->fusion; }
 
 void graph::set_poison_reused_buffers(bool on) {
     if (impl_->poison != on) {
@@ -1033,6 +1156,15 @@ const tensor& graph_impl::grad_of(const node_record& r, std::size_t id) {
     if (state != computed)
         throw graph_error("the gradient of '" + r.name + "' has not been computed; call backward()");
     return *n.grad;
+}
+
+void op::forward_rows(const forward_args&, std::size_t, std::size_t) const {
+    throw graph_error(std::string(kind()) + ": forward_rows called, but the op computes no rows alone "
+                      "(has_forward_rows() is false)");
+}
+void op::backward_rows(const backward_args&, std::size_t, std::size_t) const {
+    throw graph_error(std::string(kind()) + ": backward_rows called, but the op sends no rows alone "
+                      "(has_backward_rows() is false)");
 }
 
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,

@@ -73,6 +73,11 @@ public:
     // (or returns to the cached plan of a set of shapes seen before). A shape that only another input's
     // new size can make fit (X fed 8 columns while Y still has 5) is accepted and checked at forward().
     void feed(node input, const tensor& data);
+    // Takes data's storage instead of copying it: no second copy of a large X in the process. The graph
+    // owns the data from then on (read it through value(input), valid until the input's next feed, like
+    // a copied feed's); `data` is left an empty 0x0 tensor, so the caller cannot keep a dangling view of
+    // it. Shapes are checked and re-planned as above; a refused feed gives `data` back unchanged.
+    void feed(node input, tensor&& data);
     // Feeds several inputs as one step, e.g. feed({{X, x}, {Y, y}}): the shapes are checked together, and
     // when they do not fit nothing changes and the error names every input fed.
     void feed(std::initializer_list<std::pair<node, const tensor&>> data);
@@ -105,6 +110,14 @@ public:
     // On by default in debug builds (NDEBUG undefined), off otherwise; gradcheck turns it on. Re-plans.
     void set_poison_reused_buffers(bool on);
     bool poison_reused_buffers() const;
+    // Fusion (off by default: measured no faster, docs/performance.md): an elementwise op whose value is overwritten in place by its only consumer,
+    // itself elementwise (a bias add and the activation after it), runs together with it, a block of rows
+    // at a time, one pass over memory instead of two; in backward likewise the activation's derivative and
+    // the bias gradient's row sum. Every value and gradient stays the same to the bit (the ops promise it
+    // in op::forward_rows/backward_rows, tests/test_engine_planner_fusion.cpp checks it). Off: one op at a
+    // time; the every-node anomaly check always runs them so. Needs no re-plan.
+    void set_fusion(bool on);
+    bool fusion() const;
     bool detect_anomaly() const;  // any check on
     // The pass number reported by anomaly errors; the training loop sets it to its iteration.
     void set_step(long step);

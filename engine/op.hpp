@@ -59,6 +59,18 @@ public:
     // write forward's result over such an operand and its gradient over out_grad, each element after
     // reading it; a binary op sends to a sink that aliases out_grad last.
     virtual bool elementwise() const { return false; }
+    // Fusion: an elementwise op that can compute output rows [r0, r1) alone, each element with exactly the
+    // arithmetic forward() uses, says so here and implements forward_rows. The planner then runs such an op
+    // and the elementwise op that is its only consumer (a bias add and its activation) one block of rows at
+    // a time, so the block is still in cache when the second op reads it: one pass over memory, same bits.
+    virtual bool has_forward_rows() const { return false; }
+    virtual void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const;
+    // The same in backward: whether, for these arguments, backward_rows can send every operand's gradient
+    // for output rows [r0, r1) alone, writing only the operands' rows [r0, r1) with backward()'s arithmetic
+    // (an operand broadcast along rows, summed over all of them, cannot). The planner then runs the op and
+    // the op whose gradient it computes (tanh's derivative and the bias row sum) block by block.
+    virtual bool has_backward_rows(const backward_args&) const { return false; }
+    virtual void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const;
     // Label for DOT and reports, e.g. "scale(0.5)"; kind() by default.
     virtual std::string label() const { return std::string(kind()); }
 };

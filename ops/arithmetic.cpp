@@ -11,21 +11,22 @@ namespace {
 using detail::broadcast_view;
 
 // The output buffer may be one operand's buffer (planned in place); each element is read before written.
+// Output rows [r0, r1) only (fusion computes a block of rows at a time; forward is all of them).
 template <class F>
-void broadcast_binary(const tensor& a, const tensor& b, tensor& out, F f) {
+void broadcast_binary(const tensor& a, const tensor& b, tensor& out, F f, std::size_t r0, std::size_t r1) {
     std::size_t r = out.shape()[0], c = out.shape()[1];
     double* o = out.data();
     const double *pa = a.data(), *pb = b.data();
     if (a.shape() == out.shape() && b.shape() == out.shape()) {
-        for (std::size_t k = 0; k < r * c; ++k) o[k] = f(pa[k], pb[k]);
+        for (std::size_t k = r0 * c; k < r1 * c; ++k) o[k] = f(pa[k], pb[k]);
     } else if (a.shape() == out.shape() && b.shape()[0] == r && b.shape()[1] == 1) {
-        for (std::size_t i = 0; i < r; ++i) {  // (h,m) with an (h,1) column: the bias case
+        for (std::size_t i = r0; i < r1; ++i) {  // (h,m) with an (h,1) column: the bias case
             double bi = pb[i];
             for (std::size_t j = 0; j < c; ++j) o[i * c + j] = f(pa[i * c + j], bi);
         }
     } else {
         auto va = broadcast_view(a), vb = broadcast_view(b);
-        for (std::size_t i = 0; i < r; ++i)
+        for (std::size_t i = r0; i < r1; ++i)
             for (std::size_t j = 0; j < c; ++j) o[i * c + j] = f(va(i, j), vb(i, j));
     }
 }
@@ -43,30 +44,48 @@ public:
     }
     saved saves() const override { return Rule::saves; }
     bool elementwise() const override { return true; }
-    void forward(const forward_args& a) const override { broadcast_binary(*a.in[0], *a.in[1], *a.out, Rule::value); }
-    void backward(const backward_args& a) const override {
+    void forward(const forward_args& a) const override {
+        broadcast_binary(*a.in[0], *a.in[1], *a.out, Rule::value, 0, a.out->shape()[0]);
+    }
+    bool has_forward_rows() const override { return true; }
+    void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
+        broadcast_binary(*a.in[0], *a.in[1], *a.out, Rule::value, r0, r1);
+    }
+    void backward(const backward_args& a) const override { backward_rows(a, 0, a.out_grad->shape()[0]); }
+    // By rows when no operand that needs a gradient is broadcast along rows (summed over all of them).
+    bool has_backward_rows(const backward_args& a) const override {
+        for (std::size_t i = 0; i < 2; ++i)
+            if (a.in_grad[i] && a.in[i]->shape()[0] != a.out_grad->shape()[0]) return false;
+        return true;
+    }
+    void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const override {
         // An operand whose gradient shares out_grad's buffer goes last, after the other has read it.
         if (a.in_grad[0].aliases(*a.out_grad)) {
-            send<1>(a);
-            send<0>(a);
+            send<1>(a, r0, r1);
+            send<0>(a, r0, r1);
         } else {
-            send<0>(a);
-            send<1>(a);
+            send<0>(a, r0, r1);
+            send<1>(a, r0, r1);
         }
     }
 
 private:
+    // Rows [r0, r1) of the output's gradient; all of them (backward) may also sum over broadcast rows.
     template <std::size_t I>
-    static void send(const backward_args& a) {
+    static void send(const backward_args& a, std::size_t r0, std::size_t r1) {
         const grad_sink& sink = a.in_grad[I];
         if (!sink) return;
         if (Rule::partial_is_one[I] && sink.aliases(*a.out_grad)) return;  // g * 1 is already there
         const double* g = a.out_grad->data();
-        std::size_t c = a.out_grad->shape()[1];
+        const std::size_t rows = a.out_grad->shape()[0], c = a.out_grad->shape()[1];
         auto x = broadcast_view(*a.in[0]), y = broadcast_view(*a.in[1]);
-        sink.send_summed(a.out_grad->shape()[0], c, [g, c, x, y](std::size_t i, std::size_t j) {
+        auto contribution = [g, c, x, y](std::size_t i, std::size_t j) {
             return g[i * c + j] * (I == 0 ? Rule::d_x(x(i, j), y(i, j)) : Rule::d_y(x(i, j), y(i, j)));
-        });
+        };
+        if (r0 == 0 && r1 == rows)
+            sink.send_summed(rows, c, contribution);
+        else
+            sink.send_summed_rows(r0, r1, c, contribution);
     }
 };
 
