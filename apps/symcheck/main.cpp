@@ -141,7 +141,11 @@ int main(int argc, char** argv) {
     symgrad::collective* peers = nullptr;
 #endif
     try {
-        return run(argc, argv, peers);
+        int status = run(argc, argv, peers);
+        // Before MPI_Finalize (the session's end, a fence of every rank): once any rank has left it, mpirun
+        // may end the others, and text still in rank 0's buffer would be lost.
+        std::cout.flush();
+        return status;
     } catch (...) {
         bool abort = false;
         int status = fail(peers, std::current_exception(), abort);
