@@ -386,6 +386,9 @@ void graph_impl::plan_fusion(plan_state& p, std::size_t u, std::size_t id) const
 // Rows per block of a fused forward: about 128 KB of the result, so the block written by the first op is
 // still in L2 when the second reads it; at least one row.
 constexpr std::size_t fused_block_bytes = 128 * 1024;
+std::size_t rows_per_block(std::size_t cols) {
+    return std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * std::max<std::size_t>(cols, 1)));
+}
 
 void graph_impl::run_forward(plan_state& p, std::size_t id) {
     auto& n = p.nodes[id];
@@ -395,8 +398,7 @@ void graph_impl::run_forward(plan_state& p, std::size_t id) {
         return;
     }
     const auto& first = p.nodes[n.fused_from];
-    const std::size_t rows = n.shape.rows, cols = n.shape.cols;
-    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * std::max<std::size_t>(cols, 1)));
+    const std::size_t rows = n.shape.rows, block = rows_per_block(n.shape.cols);
     if (rows <= block) {  // one block: all in cache anyway, the whole-buffer calls are cheaper (measured at S)
         records[n.fused_from].operation->forward(first.fwd);
         records[id].operation->forward(n.fwd);
@@ -429,8 +431,7 @@ void graph_impl::plan_backward_fusion(plan_state& p) const {
 void graph_impl::run_backward_fused(plan_state& p, std::size_t id) {
     const auto& n = p.nodes[id];
     const auto u = n.backward_fused_with;
-    const std::size_t rows = n.shape.rows, cols = std::max<std::size_t>(n.shape.cols, 1);
-    const std::size_t block = std::max<std::size_t>(1, fused_block_bytes / (sizeof(double) * cols));
+    const std::size_t rows = n.shape.rows, block = rows_per_block(n.shape.cols);
     if (rows <= block) {
         records[id].operation->backward(n.bwd);
         records[u].operation->backward(p.nodes[u].bwd);
@@ -843,7 +844,22 @@ private:
 // anomaly_check::results found `found` (a message), or a raised flag: the pass runs again checking every node,
 // which throws naming the first offending node as every_node would have. Should it not, `found` is thrown, or,
 // for a flag alone, nothing (an op's own intermediate overflowed, e.g. an exp it then divides by).
+// The passes localize_anomaly runs again are this process's alone: with peers, the others are not running
+// them, so neither an agreement nor a sum may happen inside.
+class peers_paused {
+public:
+    explicit peers_paused(graph_impl& im) : im_(im), peers_(im.peers) { im.peers = nullptr; }
+    ~peers_paused() { im_.peers = peers_; }
+    peers_paused(const peers_paused&) = delete;
+    peers_paused& operator=(const peers_paused&) = delete;
+
+private:
+    graph_impl& im_;
+    collective* peers_;
+};
+
 void localize_anomaly(graph& g, graph_impl& im, const node* loss, const std::string& found) {
+    peers_paused alone(im);
     im.anomaly = anomaly_check::every_node;
     try {
         g.forward();
@@ -855,9 +871,41 @@ void localize_anomaly(graph& g, graph_impl& im, const node* loss, const std::str
     im.anomaly = anomaly_check::results;
     if (!found.empty()) throw anomaly_error(found);
 }
+// With peers and an anomaly check, one process's shard may hold a NaN the others' do not: each runs its own
+// pass, then one max of a flag tells all whether any found one, and every process throws the first message
+// by rank. Otherwise that process would stop (or, in a lookahead that catches the error, go on) while the
+// others wait in the next collective call.
+template <class Pass>
+void agree_on_anomaly(collective& peers, Pass pass) {
+    std::string found;
+    try {
+        pass();
+    } catch (const anomaly_error& e) {
+        found = e.what();
+    }
+    double flag = found.empty() ? 0.0 : 1.0;
+    peers.max(&flag, 1);
+    if (flag != 0.0) throw anomaly_error(first_error(peers, found));
+}
+
 }  // namespace
 
 void graph::forward() {
+    if (impl_->peers && impl_->anomaly != anomaly_check::off)
+        agree_on_anomaly(*impl_->peers, [&] { forward_here(); });
+    else
+        forward_here();
+}
+
+void graph::backward(node loss) {
+    if (impl_->peers && impl_->anomaly != anomaly_check::off)
+        agree_on_anomaly(*impl_->peers, [&] { backward_here(loss); });
+    else
+        backward_here(loss);
+    if (impl_->peers) impl_->sum_over_peers(loss.id_);
+}
+
+void graph::forward_here() {
     auto& im = *impl_;
     im.ensure_order();
     try {
@@ -897,7 +945,7 @@ void graph::forward() {
     }
 }
 
-void graph::backward(node loss) {
+void graph::backward_here(node loss) {
     auto& im = *impl_;
     const auto& lr = im.rec(loss);
     if (lr.shape != shape2{1, 1})
@@ -914,10 +962,7 @@ void graph::backward(node loss) {
     std::fill(p.grad_state.begin(), p.grad_state.end(), char(computed));
     for (auto& r : im.records) r.parameter_grad_ready = r.kind == node_kind::parameter;
     const auto& ln = p.nodes[loss.id_];
-    if (ln.grad == nullptr) {  // nothing trainable reaches the loss
-        if (im.peers) im.sum_over_peers(loss.id_);
-        return;
-    }
+    if (ln.grad == nullptr) return;  // nothing trainable reaches the loss
     ln.grad->fill(1.0);
     const fp_flags flags(im.anomaly == anomaly_check::results);
     const bool fuse = im.fusion && im.anomaly != anomaly_check::every_node;
@@ -940,7 +985,6 @@ void graph::backward(node loss) {
         std::string found = im.non_finite_result(true);
         if (!found.empty() || flags.raised()) localize_anomaly(*this, im, &loss, found);
     }
-    if (im.peers) im.sum_over_peers(loss.id_);
 }
 
 // One collective sum for every parameter gradient and the loss, packed in creation order into a buffer

@@ -126,7 +126,9 @@ public:
     // the others (engine/collective.hpp). At the end of every backward(), each parameter's gradient and the
     // loss's value are multiplied by `share` (this shard's part of the loss: its samples / all samples for a
     // mean over samples, 1 for a sum) and summed over the processes, so each holds the gradient and the loss
-    // of the whole data and takes the same step. Every process must run the same passes. Null (the default)
+    // of the whole data and takes the same step. With an anomaly check on, the processes also agree after
+    // each forward() and backward() whether any found a NaN/Inf on its shard, and all throw the first
+    // message by rank, so none goes on to a sum the others never reach. Every process must run the same passes. Null (the default)
     // turns it off; `share` must be finite and in [0, 1]. `peers` must outlive the graph or the next call.
     void set_data_parallel(collective* peers, double share);
     collective* data_parallel() const;  // the peers, or null
@@ -155,6 +157,9 @@ public:
     void write_dot(std::ostream& out) const;
 
 private:
+    // forward() and backward() on this process's shard alone: no agreement, no sum over peers.
+    void forward_here();
+    void backward_here(node loss);
     friend node make_node(std::unique_ptr<op> operation, const std::vector<node>& operands, const std::string& name);
     std::unique_ptr<graph_impl> impl_;
 };

@@ -115,3 +115,43 @@ TEST_CASE("set_data_parallel refuses a share outside [0, 1]", "[data_parallel]")
         REQUIRE(net.g.data_parallel() == nullptr);
     });
 }
+
+TEST_CASE("A NaN on one shard stops every rank with the same anomaly, and the ranks stay in step",
+          "[data_parallel]") {
+    // Rank 1's shard holds a NaN. With an anomaly check on, every rank must throw the first message by rank
+    // (else rank 0 would go on into a sum rank 1 never reaches), and after the caller catches it (as the
+    // analysis' lookahead does) the next passes must still pair up: equal gradients on both ranks.
+    const dataset d = titanic();
+    const std::size_t m = d.samples();
+    for (anomaly_check mode : {anomaly_check::results, anomaly_check::every_node}) {
+        std::vector<std::string> messages(2);
+        std::vector<tensor> gradients(2);
+        testing::run_ranks(2, [&](collective& peers) {
+            const std::size_t r = peers.rank(), from = m * r / 2, to = m * (r + 1) / 2;
+            mlp_spec spec;
+            spec.inputs = d.features();
+            spec.hidden = {3};
+            mlp net = build_mlp(spec, to - from);
+            tensor x = columns(d.X, from, to);
+            if (r == 1) x(2, 5) = std::nan("");
+            net.g.feed({{net.X, x}, {net.Y, columns(d.Y, from, to)}});
+            init_plan::parse("glorot").apply(net.g, 3);
+            net.g.set_data_parallel(&peers, double(to - from) / double(m));
+            net.g.set_anomaly_check(mode);
+            try {
+                net.g.forward();
+                net.g.backward(net.loss);
+            } catch (const anomaly_error& e) {
+                messages[r] = e.what();
+            }
+            net.g.feed(net.X, columns(d.X, from, to));
+            net.g.forward();
+            net.g.backward(net.loss);
+            gradients[r] = net.g.grad(net.W[0]);
+        });
+        CAPTURE(int(mode));
+        REQUIRE_THAT(messages[0], Catch::Contains("anomaly: ") && Catch::Contains("NaN"));
+        REQUIRE(messages[0] == messages[1]);
+        REQUIRE(std::equal(gradients[0].begin(), gradients[0].end(), gradients[1].begin()));
+    }
+}
