@@ -199,7 +199,7 @@ mlp prepare_network(const config& cfg, const experiment& ex, const init_run& ini
                                                            : anomaly_check::results);
     net.g.retain(net.output);  // the divergence rule reads the probabilities after each pass
     if (!cfg.load_dir.empty())
-        load_parameters(net.g, cfg.load_dir);
+        agree(ex.peers, [&] { load_parameters(net.g, cfg.load_dir); });  // data mode: every rank loads, one line
     else if (!ex.model)
         init.plan.apply(net.g, cfg.seed);
     return net;
@@ -301,10 +301,11 @@ void split_validation(const config& cfg, experiment& ex) {
 }
 
 // The model graph for --dot. In data mode the network holds a shard; the DOT shows the whole data's shapes,
-// as one process would, from a network built for them (never run).
+// as one process would, from a network built for them (never run) on rank 0 alone, which writes it: its
+// inputs are whole-data sized, so the other ranks must not allocate them.
 std::string graph_dot(const config& cfg, const experiment& ex, const mlp& net) {
     std::ostringstream dot;
-    if (!ex.peers || cfg.dot_path.empty()) {
+    if (!ex.peers || cfg.dot_path.empty() || ex.peers->rank() != 0) {
         net.g.write_dot(dot);
     } else {
         const std::size_t m = ex.samples();
