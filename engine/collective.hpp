@@ -34,4 +34,18 @@ inline std::string first_error(collective& peers, const std::string& error) {
     return {};
 }
 
+// Runs `step` on this process, then agrees: the message of the first process (by rank) whose step threw an
+// `Error`, on every process, or empty when none did. Every process must call it; the caller throws the
+// message on every process, so all fail together (other exceptions pass through unchanged).
+template <class Error, class Step>
+std::string first_failure(collective& peers, Step&& step) {
+    std::string mine;
+    try {
+        step();
+    } catch (const Error& e) {
+        mine = e.what();
+    }
+    return first_error(peers, mine);
+}
+
 }  // namespace symgrad

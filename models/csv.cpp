@@ -647,13 +647,7 @@ std::unique_ptr<record_reader> rows_reader(block_source& source, const first_pas
 template <class Step>
 void local_step(const first_pass& p, Step step) {
     if (!p.peers) return step();
-    std::string error;
-    try {
-        step();
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    if (std::string first = first_error(*p.peers, error); !first.empty()) throw input_error(first);
+    if (std::string first = first_failure<std::exception>(*p.peers, step); !first.empty()) throw input_error(first);
 }
 
 using value_sets = std::vector<std::set<std::string, std::less<>>>;
@@ -1181,14 +1175,10 @@ void scan_share(first_pass& p, const csv_detail::shard_bounds& bounds, std::size
 // The first pass of a sharded load, merged over the ranks; `rows` is this rank's share for the later passes.
 first_pass scan_shard(const std::string& path, const csv_options& options, collective& peers,
                       std::unique_ptr<block_source>& rows) {
-    std::string error;
     std::size_t size = 0;
-    try {
-        size = shard_file_size(path, options);
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    if (std::string first = first_error(peers, error); !first.empty()) throw input_error(first);
+    if (std::string first = first_failure<std::exception>(peers, [&] { size = shard_file_size(path, options); });
+        !first.empty())
+        throw input_error(first);
     const std::vector<std::string> sizes = peers.all_gather(std::to_string(size));
     if (std::any_of(sizes.begin(), sizes.end(), [&](const std::string& s) { return s != sizes[0]; })) changed(path);
     const csv_detail::shard_bounds bounds = csv_detail::find_shard_bounds(path, size, options.max_input_bytes, peers);

@@ -205,16 +205,14 @@ shard_bounds find_shard_bounds(const std::string& path, std::size_t size, std::s
     const std::size_t N = peers.size(), r = peers.rank();
     const std::size_t limit = std::min<std::size_t>(max_bytes, std::numeric_limits<std::uint32_t>::max());
     const std::size_t scanned = size > limit ? std::min(size, (limit / block_size + 1) * block_size) : size;
-    std::string mine, error;
-    try {
+    std::string mine;
+    std::string error = first_failure<std::exception>(peers, [&] {  // any rank's failure thrown by all
         byte_reader in(path);
         const std::size_t bom = in.read(0, std::min<std::size_t>(3, size)) == "\xEF\xBB\xBF" ? 3 : 0;
         auto cut = [&](std::size_t k) { return std::max(bom, scanned * k / N); };
         mine = pack(scan_range(in, cut(r), cut(r + 1), size));
-    } catch (const std::exception& e) {  // any rank's failure thrown by all, none left waiting
-        error = e.what();
-    }
-    if (std::string e = first_error(peers, error); !e.empty()) throw input_error(e);
+    });
+    if (!error.empty()) throw input_error(error);
     std::vector<range_scan> all;
     for (const auto& bytes : peers.all_gather(mine)) all.push_back(unpack(bytes));
     std::size_t newlines = 0;
