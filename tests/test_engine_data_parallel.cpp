@@ -11,6 +11,7 @@
 #include "models/init.hpp"
 #include "models/mlp.hpp"
 #include "models/optim.hpp"
+#include "tensor_checks.hpp"
 #include "thread_collective.hpp"
 
 using namespace symgrad;
@@ -69,7 +70,7 @@ double relative_difference(const tensor& a, const tensor& b) {
 bool bit_identical(const trained& a, const trained& b) {
     if (a.costs != b.costs) return false;
     for (std::size_t k = 0; k < a.parameters.size(); ++k)
-        if (!std::equal(a.parameters[k].begin(), a.parameters[k].end(), b.parameters[k].begin())) return false;
+        if (!testing::same_bits(a.parameters[k], b.parameters[k])) return false;
     return true;
 }
 
@@ -152,6 +153,6 @@ TEST_CASE("A NaN on one shard stops every rank with the same anomaly, and the ra
         CAPTURE(int(mode));
         REQUIRE_THAT(messages[0], Catch::Contains("anomaly: ") && Catch::Contains("NaN"));
         REQUIRE(messages[0] == messages[1]);
-        REQUIRE(std::equal(gradients[0].begin(), gradients[0].end(), gradients[1].begin()));
+        REQUIRE(testing::same_bits(gradients[0], gradients[1]));
     }
 }

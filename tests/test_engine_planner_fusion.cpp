@@ -7,24 +7,14 @@
 #include "engine/error.hpp"
 #include "engine/graph.hpp"
 #include "ops/ops.hpp"
+#include "tensor_checks.hpp"
 
 using namespace symgrad;
 
 namespace {
 
-bool same_bits(const tensor& a, const tensor& b) {
-    if (shape_of(a) != shape_of(b)) return false;
-    for (std::size_t k = 0; k < a.size(); ++k)
-        if (a.data()[k] != b.data()[k]) return false;
-    return true;
-}
-
-tensor random_tensor(std::mt19937_64& rng, std::size_t rows, std::size_t cols) {
-    std::normal_distribution<double> normal(0.0, 1.0);
-    tensor t = tensor::from_shape({rows, cols});
-    for (std::size_t k = 0; k < t.size(); ++k) t.data()[k] = normal(rng);
-    return t;
-}
+using testing::random_tensor;
+using testing::same_bits;
 
 // 2x computed whole or by rows, counting the row blocks of forward and backward, so a test can see whether
 // the planner fused it.

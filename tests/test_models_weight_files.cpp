@@ -18,6 +18,7 @@
 #include "fuzz/fuzz_model_checks.hpp"
 #include "models/model_file.hpp"
 #include "run_command.hpp"
+#include "tensor_checks.hpp"
 
 using namespace symgrad;
 using symgrad::testing::slurp;
@@ -71,9 +72,7 @@ std::string parse_error(const std::string& bytes, model_format format) {
     return "(no error)";
 }
 
-bool same_bits(const tensor& a, const tensor& b) {
-    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
+using testing::same_bits;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
