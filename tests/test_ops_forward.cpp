@@ -59,6 +59,12 @@ TEST_CASE("matmul of a 2x3 by a 3x1 gives the row dot products", "[engine][ops][
     check_equal(binary_value({{3}}, {{-4}}, [](node a, node b) { return matmul(a, b); }), {{-12}});
 }
 
+TEST_CASE("matmul of a column by a row gives the outer product", "[engine][ops][forward][matmul]") {
+    // [1; -2][3 4 5] = [1*3 1*4 1*5; -2*3 -2*4 -2*5]
+    check_equal(binary_value({{1}, {-2}}, {{3, 4, 5}}, [](node a, node b) { return matmul(a, b); }),
+                {{3, 4, 5}, {-6, -8, -10}});
+}
+
 TEST_CASE("add broadcasts a column, a row and a scalar over a matrix", "[engine][ops][forward][add]") {
     tensor m{{1, 2, 3}, {4, 5, 6}};
     check_equal(binary_value(m, {{10}, {20}}, [](node a, node b) { return a + b; }), {{11, 12, 13}, {24, 25, 26}});

@@ -112,9 +112,15 @@ std::string shape_label(shape2 s) { return to_string(s); }
 
 std::vector<grad_case> all_cases() {
     std::vector<grad_case> cases;
-    // matmul: square-ish, 1x1, inner product, outer product.
-    for (auto [a, b] : std::vector<std::pair<shape2, shape2>>{
-             {{3, 4}, {4, 5}}, {{1, 1}, {1, 1}}, {{1, 6}, {6, 1}}, {{5, 1}, {1, 3}}, {{2, 7}, {7, 4}}}) {
+    // matmul: square-ish, 1x1, inner product, outer product, and the shapes whose gradients are outer
+    // products: a row times a matrix (dB = a' g) and a matrix times a column (dA = g b').
+    for (auto [a, b] : std::vector<std::pair<shape2, shape2>>{{{3, 4}, {4, 5}},
+                                                             {{1, 1}, {1, 1}},
+                                                             {{1, 6}, {6, 1}},
+                                                             {{5, 1}, {1, 3}},
+                                                             {{2, 7}, {7, 4}},
+                                                             {{1, 4}, {4, 5}},
+                                                             {{4, 3}, {3, 1}}}) {
         cases.push_back({"matmul", shape_label(a) + " x " + shape_label(b), [a = a, b = b](graph& g, std::mt19937& rng) {
                              node x = random_parameter(g, "A", a, rng), y = random_parameter(g, "B", b, rng);
                              return weighted_loss(g, matmul(x, y, "out"), rng);
