@@ -1,5 +1,5 @@
 // Elementwise kernels: the build's baseline ISA (SSE2 on x86-64), AVX2 or AVX-512 when the CPU has them,
-// chosen once at run time (or forced by SYMGRAD_KERNELS). All run the same xsimd code.
+// chosen once at run time (or forced by SYMGRAD_KERNELS). All run the same xsimd code (AVX2 and AVX-512 with FMA).
 #include "ops/kernels.hpp"
 
 #include <cstdlib>
@@ -36,12 +36,22 @@ using baseline = detail::simd_kernels<xsimd::default_arch>;
 #define SYMGRAD_AVX2_ENTRY(name, body) s.name = avx2::name;
 #define SYMGRAD_AVX512_ENTRY(name, body) s.name = avx512::name;
 
-// kernels_avx512.cpp uses AVX-512F and DQ. xsimd 8.1 reads CPUID only; GCC's check also asks the OS
+// kernels_avx512.cpp uses AVX-512F and DQ (whose FMA covers every width with -mfma). xsimd 8.1 reads CPUID only; GCC's check also asks the OS
 // (XCR0) whether it saves the AVX-512 registers.
 bool cpu_has_avx512() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();  // needed if the first kernel call comes from another file's static initializer
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
+// kernels_avx2.cpp uses AVX2 and FMA (a few AVX2 CPUs lack FMA).
+bool cpu_has_avx2_fma() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return false;
 #endif
@@ -60,7 +70,7 @@ const kernel_set& active() {
 std::vector<kernel_set> available_kernel_sets() {
     std::vector<kernel_set> sets{SYMGRAD_KERNEL_SET(xsimd::default_arch::name(), SYMGRAD_BASELINE_ENTRY)};
 #ifdef SYMGRAD_AVX2_KERNELS
-    if (xsimd::available_architectures().avx2) sets.push_back(SYMGRAD_KERNEL_SET("avx2", SYMGRAD_AVX2_ENTRY));
+    if (cpu_has_avx2_fma()) sets.push_back(SYMGRAD_KERNEL_SET("avx2", SYMGRAD_AVX2_ENTRY));
 #endif
 #ifdef SYMGRAD_AVX512_KERNELS
     if (cpu_has_avx512()) sets.push_back(SYMGRAD_KERNEL_SET("avx512", SYMGRAD_AVX512_ENTRY));
@@ -87,12 +97,5 @@ kernel_set choose_kernel_set(const std::string& requested) {
 SYMGRAD_KERNELS(SYMGRAD_DISPATCH)
 #undef SYMGRAD_DISPATCH
 const char* instruction_set() { return active().isa; }
-
-namespace reference {
-#define SYMGRAD_REFERENCE(name, body) \
-    void name(const double* in, double* out, std::size_t n) { baseline::name(in, out, n); }
-SYMGRAD_KERNELS(SYMGRAD_REFERENCE)
-#undef SYMGRAD_REFERENCE
-}  // namespace reference
 
 }  // namespace symgrad::kernels

@@ -12,7 +12,8 @@ namespace symgrad::kernels {
 // SSE2 on x86-64), chosen on first use; the environment variable SYMGRAD_KERNELS=sse2|avx2|avx512 picks
 // one instead (an unknown name, or one this CPU or build lacks, makes every call throw input_error).
 // Every element, tail included, goes through the same vector code, so results are deterministic per
-// machine, and every instruction set gives the same bits (tests/test_ops_kernels.cpp). Accuracy against
+// machine. AVX2 and AVX-512 use FMA and give the same bits; the SSE2 baseline (no FMA) may differ from them
+// in the last bit (tests/test_ops_kernels.cpp). Accuracy on every instruction set against
 // long double (tests/test_ops_kernels_ulp.cpp checks the bounds; in brackets the worst seen over 2.5e7
 // points per kernel):
 //   tanh    <= 1.5 ulp everywhere (1.30);
@@ -38,10 +39,5 @@ std::vector<kernel_set> available_kernel_sets();
 // The set named `requested` ("sse2", "avx2", "avx512"), or the fastest available when it is empty; an
 // unknown name or one not available here is an input_error naming SYMGRAD_KERNELS and the choices.
 kernel_set choose_kernel_set(const std::string& requested);
-
-// The build's baseline instruction set, always.
-namespace reference {
-SYMGRAD_KERNELS(SYMGRAD_DECLARE_KERNEL)
-}  // namespace reference
 
 }  // namespace symgrad::kernels

@@ -1,4 +1,5 @@
-// The kernels compiled for AVX2 (this file only gets -mavx2; no FMA, so rounding matches the SSE2 build).
+// The kernels compiled for AVX2 with FMA (this file only gets -mavx2 -mfma, contracted as AVX-512's are;
+// see ops/CMakeLists.txt).
 #include "ops/kernels_simd.hpp"
 
 #ifdef __AVX2__

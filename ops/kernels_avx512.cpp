@@ -1,5 +1,5 @@
-// The kernels compiled for AVX-512 (this file only gets -mavx512f -mavx512dq, without FMA contraction, so
-// rounding matches the SSE2 build; see ops/CMakeLists.txt).
+// The kernels compiled for AVX-512 (this file only gets -mavx512f -mavx512dq -mfma, with FMA contraction
+// as AVX2's; see ops/CMakeLists.txt).
 #include "ops/kernels_simd.hpp"
 
 #ifdef __AVX512F__
