@@ -59,6 +59,9 @@ struct node_plan {
     std::size_t fused_into = none;   // fusion: the consumer whose forward runs this op's, by blocks of rows
     std::size_t fused_from = none;   // fusion: the operand this op's forward runs first, block by block
     std::size_t backward_fused_with = none;  // fusion: the op after this one in backward, run block by block
+    std::size_t folds_into = none;   // folding: the operand whose backward takes this op's outer-product gradient
+    std::size_t folded_operand = 0;  // ... its index among this op's operands
+    bool folded = false;             // folding: this op's backward runs in its consumer's fold
     tensor* value = nullptr;
     tensor* grad = nullptr;
     forward_args fwd;
@@ -183,6 +186,10 @@ struct graph_impl {
     // alone, and both send gradients by rows; run_backward_fused runs such a pair block by block.
     void plan_backward_fusion(plan_state& p) const;
     void run_backward_fused(plan_state& p, std::size_t id);
+    // Pairs an op that sends an outer-product gradient (op::outer_gradient) to an operand with the next op in
+    // backward_order when that is the operand's, read by it alone, not retained, with backward_outer.
+    void plan_outer_folds(plan_state& p) const;
+    void run_backward_folded(plan_state& p, std::size_t id);
     void plan_grads(plan_state& p) const;
     void build_arguments(plan_state& p) const;
     static void carry_over(const plan_state& old, plan_state& fresh);
@@ -418,6 +425,7 @@ void graph_impl::plan_backward_fusion(plan_state& p) const {
         const auto& r = records[id];
         const auto& ru = records[u];
         if (r.operands.size() != 1 || r.operands[0] != u || consumers(u).size() != 1) continue;
+        if (p.nodes[id].folds_into != none || p.nodes[id].folded || p.nodes[u].folded) continue;
         if (!r.operation->elementwise() || !ru.operation->elementwise() || !p.nodes[id].bwd.in_grad[0]) continue;
         if (!r.operation->has_backward_rows(p.nodes[id].bwd) || !ru.operation->has_backward_rows(p.nodes[u].bwd))
             continue;
@@ -441,6 +449,45 @@ void graph_impl::run_backward_fused(plan_state& p, std::size_t id) {
         records[id].operation->backward_rows(n.bwd, r0, r1);
         records[u].operation->backward_rows(p.nodes[u].bwd, r0, r1);
     }
+}
+
+// The backward of u runs with the next op's outer-product gradient when u is the operand that op sends it
+// to, read by that op alone (so the gradient is u's whole gradient), and u's gradient buffer is one the
+// user cannot read (not retained, and a deeper node's gradient is written over it). Adjacent in
+// backward_order, so the factors' buffers are as the producer left them.
+void graph_impl::plan_outer_folds(plan_state& p) const {
+    for (auto id : p.backward_order) p.nodes[id].folds_into = none, p.nodes[id].folded = false;
+    for (std::size_t k = 0; k + 1 < p.backward_order.size(); ++k) {
+        const auto id = p.backward_order[k], u = p.backward_order[k + 1];
+        const auto& r = records[id];
+        auto& n = p.nodes[id];
+        const auto at = std::find(r.operands.begin(), r.operands.end(), u);
+        if (at == r.operands.end() || std::count(r.operands.begin(), r.operands.end(), u) != 1) continue;
+        const auto i = std::size_t(at - r.operands.begin());
+        outer_factors unused;
+        if (records[u].retained || p.nodes[u].grad_owner == u || consumers(u).size() != 1 ||
+            !records[u].operation->has_backward_outer() ||
+            !n.bwd.in_grad[i] || !r.operation->outer_gradient(n.bwd, i, unused))
+            continue;
+        n.folds_into = u;
+        n.folded_operand = i;
+        p.nodes[u].folded = true;
+        ++k;  // u is taken: pairs only
+    }
+}
+
+// The producer without its sink to u, then u's backward from the factors, read after the producer ran.
+void graph_impl::run_backward_folded(plan_state& p, std::size_t id) {
+    const auto& n = p.nodes[id];
+    const auto& r = records[id];
+    backward_args without = n.bwd;
+    without.in_grad[n.folded_operand] = {};
+    r.operation->backward(without);
+    outer_factors f;
+    if (!r.operation->outer_gradient(n.bwd, n.folded_operand, f))
+        throw graph_error(std::string(r.operation->kind()) + " '" + r.name +
+                          "': outer_gradient changed its answer since the plan");
+    records[n.folds_into].operation->backward_outer(p.nodes[n.folds_into].bwd, f);
 }
 
 std::size_t graph_impl::grad_in_place_operand(const plan_state& p, std::size_t id,
@@ -573,6 +620,7 @@ void graph_impl::plan_backward(plan_state& p, std::size_t loss) {
             written[o] = 1;
         }
     }
+    plan_outer_folds(p);
     plan_backward_fusion(p);
     p.planned_loss = loss;
 }
@@ -966,12 +1014,18 @@ void graph::backward_here(node loss) {
     ln.grad->fill(1.0);
     const fp_flags flags(im.anomaly == anomaly_check::results);
     const bool fuse = im.fusion && im.anomaly != anomaly_check::every_node;
+    const bool fold = im.anomaly != anomaly_check::every_node;  // which checks each gradient as it is sent
     for (std::size_t k = 0; k < p.backward_order.size(); ++k) {
         const auto id = p.backward_order[k];
         auto& r = im.records[id];
         auto& n = p.nodes[id];
         if (fuse && n.backward_fused_with != none) {
             im.run_backward_fused(p, id);
+            ++k;  // its partner ran with it
+            continue;
+        }
+        if (fold && n.folds_into != none) {
+            im.run_backward_folded(p, id);
             ++k;  // its partner ran with it
             continue;
         }
@@ -1209,6 +1263,10 @@ void op::forward_rows(const forward_args&, std::size_t, std::size_t) const {
 void op::backward_rows(const backward_args&, std::size_t, std::size_t) const {
     throw graph_error(std::string(kind()) + ": backward_rows called, but the op sends no rows alone "
                       "(has_backward_rows() is false)");
+}
+void op::backward_outer(const backward_args&, const outer_factors&) const {
+    throw graph_error(std::string(kind()) + ": backward_outer called, but the op takes no outer-product "
+                      "gradient (has_backward_outer() is false)");
 }
 
 [[noreturn]] void throw_shape_error(std::string_view op_kind, const operand_info& a, const operand_info* b,

@@ -36,6 +36,12 @@ struct backward_args {
     std::array<grad_sink, max_arity> in_grad{};
 };
 
+// A rank-one gradient u v': element (i, j) is u[i] * v[j]. See op::outer_gradient.
+struct outer_factors {
+    const double* u = nullptr;
+    const double* v = nullptr;
+};
+
 // What backward reads besides out_grad; the planner may hand every other buffer to a later node.
 enum class saved { nothing = 0, inputs = 1, output = 2, inputs_and_output = 3 };
 constexpr bool saves_inputs(saved s) { return s == saved::inputs || s == saved::inputs_and_output; }
@@ -71,6 +77,16 @@ public:
     // the op whose gradient it computes (tanh's derivative and the bias row sum) block by block.
     virtual bool has_backward_rows(const backward_args&) const { return false; }
     virtual void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const;
+    // Folding (always on, but with the every-node anomaly check): an op whose gradient to operand i is, for
+    // these arguments, the outer product u v' of buffers it reads (a one-row matmul's dB = a' g) says so
+    // here and gives the factors; backward() must send exactly u[i] * v[j]. When that operand is the output
+    // of an op with backward_outer, read by this op alone, the planner runs this op without that sink and
+    // then the operand's op with the factors in place of out_grad: the h x m gradient is never written.
+    virtual bool outer_gradient(const backward_args&, std::size_t /*operand*/, outer_factors&) const { return false; }
+    // backward() with out_grad(i, j) = u[i] * v[j], each product rounded as the materialised one would be,
+    // so every gradient is backward()'s to the bit (elementwise unary ops).
+    virtual bool has_backward_outer() const { return false; }
+    virtual void backward_outer(const backward_args& a, const outer_factors& g) const;
     // Label for DOT and reports, e.g. "scale(0.5)"; kind() by default.
     virtual std::string label() const { return std::string(kind()); }
 };

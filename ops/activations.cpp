@@ -60,6 +60,10 @@ public:
     void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const override {
         chain_rows(a, r0, r1, tanh_derivative{a.out->data()});
     }
+    bool has_backward_outer() const override { return true; }
+    void backward_outer(const backward_args& a, const outer_factors& g) const override {
+        chain_outer(a, g, tanh_derivative{a.out->data()});
+    }
 };
 
 class sigmoid_op final : public elementwise_unary_op {
@@ -78,6 +82,10 @@ public:
     void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const override {
         chain_rows(a, r0, r1, sigmoid_derivative{a.out->data()});
     }
+    bool has_backward_outer() const override { return true; }
+    void backward_outer(const backward_args& a, const outer_factors& g) const override {
+        chain_outer(a, g, sigmoid_derivative{a.out->data()});
+    }
 };
 
 class relu_op final : public elementwise_unary_op {
@@ -94,6 +102,10 @@ public:
     bool has_backward_rows(const backward_args&) const override { return true; }
     void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const override {
         chain_rows(a, r0, r1, relu_derivative{a.out->data()});
+    }
+    bool has_backward_outer() const override { return true; }
+    void backward_outer(const backward_args& a, const outer_factors& g) const override {
+        chain_outer(a, g, relu_derivative{a.out->data()});
     }
 };
 

@@ -23,6 +23,15 @@ protected:
         const double* g = a.out_grad->data();
         a.in_grad[0].send([g, d](std::size_t k) { return g[k] * d(k); });
     }
+    // chain() with out_grad(i, j) = u[i] * v[j] never written (op::backward_outer): the same rounded
+    // product, then times d, so the operand gets chain()'s bits.
+    template <class D>
+    static void chain_outer(const backward_args& a, const outer_factors& g, D d) {
+        if (!a.in_grad[0]) return;
+        const std::size_t cols = a.in_grad[0].shape().cols;
+        const double *u = g.u, *v = g.v;
+        a.in_grad[0].send_2d([u, v, d, cols](std::size_t i, std::size_t j) { return (u[i] * v[j]) * d(i * cols + j); });
+    }
 };
 
 }  // namespace symgrad::detail

@@ -30,22 +30,37 @@ public:
         const tensor &x = *a.in[0], &y = *a.in[1], &g = *a.out_grad;
         int n = int(x.shape()[0]), k = int(x.shape()[1]), m = int(y.shape()[1]);
         const grad_sink &dx = a.in_grad[0], &dy = a.in_grad[1];
+        outer_factors f;
         if (dx && n == 1)  // row dA = g B'
             gemv(CblasNoTrans, k, m, y.data(), g.data(), dx);
         else if (dx && k == 1)  // column dA = G b'
             gemv(CblasNoTrans, n, m, g.data(), y.data(), dx);
-        else if (dx && m == 1)  // outer product dA = g b'
-            outer(g.data(), y.data(), dx);
+        else if (dx && outer_gradient(a, 0, f))
+            outer(f, dx);
         else if (dx)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, m, 1.0, g.data(), m, y.data(), m,
                         dx.blas_beta(), dx.data(), k);
         if (dy && m == 1)  // column dB = A' g
             gemv(CblasTrans, n, k, x.data(), g.data(), dy);
-        else if (dy && n == 1)  // outer product dB = a' g (a layer's input gradient from a 1-unit layer)
-            outer(x.data(), g.data(), dy);
+        else if (dy && outer_gradient(a, 1, f))
+            outer(f, dy);
         else if (dy)
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, n, 1.0, x.data(), k, g.data(), m,
                         dy.blas_beta(), dy.data(), m);
+    }
+    // The gradients that are outer products, as backward() sends them: a row times a matrix gives
+    // dB = a' g (the input gradient of a one-unit layer, which the planner folds into the activation's
+    // derivative: op::outer_gradient), a matrix times a column dA = g b' (when neither n nor k is 1).
+    bool outer_gradient(const backward_args& a, std::size_t operand, outer_factors& f) const override {
+        const tensor &x = *a.in[0], &y = *a.in[1], &g = *a.out_grad;
+        const std::size_t n = x.shape()[0], k = x.shape()[1], m = y.shape()[1];
+        if (operand == 1 && n == 1 && m != 1)
+            f = {x.data(), g.data()};
+        else if (operand == 0 && m == 1 && n != 1 && k != 1)
+            f = {g.data(), y.data()};
+        else
+            return false;
+        return true;
     }
 
 private:
@@ -60,8 +75,8 @@ private:
     // with an inner dimension of 1 would zero-fill the output first and pack both operands (measured:
     // the output layer's dA1 = W2' dZ2 took 8 % of an iteration at size M through dgemm). Same bits as
     // dgemm: one rounded product, plus one rounded sum when the sink adds.
-    static void outer(const double* u, const double* v, const grad_sink& out) {
-        out.send_2d([u, v](std::size_t i, std::size_t j) { return u[i] * v[j]; });
+    static void outer(const outer_factors& f, const grad_sink& out) {
+        out.send_2d([u = f.u, v = f.v](std::size_t i, std::size_t j) { return u[i] * v[j]; });
     }
     static void outer(const double* u, const double* v, tensor& out) {
         const std::size_t rows = out.shape()[0], cols = out.shape()[1];
