@@ -102,8 +102,8 @@ public:
     // alone would lose every digit of log1p(-q) as q nears the clamp of 1e-12; the rounding error of w,
     // d = (1 - w) - q (exact: both subtractions are exact by Sterbenz's lemma for q < 1/2, and d = 0 from
     // 1/2 up), puts it back: log1p(-q) = log(w + d) = log w + d / w + O(d^2), and d / w = d (1 + q) up to
-    // d q^2, a relative 2^-54 q of the result at most. So no division: within 1.5 ulp of log1p (the log's
-    // 1, the sum's 0.5; tests/test_ops_losses.cpp measures it against long double).
+    // d q^2 / (1 - q), a quarter of an ulp at most (at q = 1/2). So no division, and within 2 ulp of log1p:
+    // the log's 1, the sum's 0.5, that 0.25 (tests/test_ops_losses.cpp measures it against long double).
     static double labelled_log_sum(const double* q, const double* y, double* u, std::size_t n) {
         for (std::size_t k = 0; k < n; ++k) u[k] = labelled_argument(q[k], indicator(y[k] == 1.0));
         kernels::log(u, u, n);
