@@ -40,7 +40,18 @@ public:
     }
 };
 
-// The loops below are written so that GCC vectorises them (SSE2 in this file). Under the default
+// bce's loops are compiled for AVX-512, AVX2 and the baseline, chosen at load time (GCC's target_clones;
+// the benchmark's independent reference has its own copy of this). Every clone gives the same bits: the
+// loops take exact IEEE operations in the source's order, and where FMA contraction may apply the product
+// is exact (a factor of 0 or +-1), so a fused multiply-add rounds the same; a gradient added to a sink goes
+// through memory first for that reason.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SYMGRAD_LOSS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SYMGRAD_LOSS_CLONES
+#endif
+
+// The loops below are written so that GCC vectorises them (even at SSE2). Under the default
 // -ftrapping-math it will not evaluate arithmetic a ?: skips, and its partial-redundancy elimination moves
 // arithmetic on a selected value into the select's arms; either way the loop keeps a branch and stays
 // scalar. So selects pick loaded values or constants, never feed arithmetic in the same loop (the clamped
@@ -53,7 +64,7 @@ inline double labelled_argument(double q, double one) { return (1.0 - one) + (2.
 // q[k] = std::clamp(p[k], bce_clamp, 1 - bce_clamp) as two selects of a loaded value: the same value for
 // every p, and a NaN fails both comparisons and passes through, so a NaN probability still gives a NaN
 // cost and gradient.
-void clamp_probabilities(const double* p, double* q, std::size_t n) {
+SYMGRAD_LOSS_CLONES void clamp_probabilities(const double* p, double* q, std::size_t n) {
     for (std::size_t k = 0; k < n; ++k) {
         double v = p[k] < bce_clamp ? bce_clamp : p[k];
         q[k] = v > 1.0 - bce_clamp ? 1.0 - bce_clamp : v;
@@ -75,8 +86,38 @@ double lane_sum(std::size_t n, F f) {
 }
 
 // True when every label is 0 or 1 (a NaN is neither): a count, exact in any order, so it vectorises.
-bool binary_labels(const double* y, std::size_t n) {
+SYMGRAD_LOSS_CLONES bool binary_labels(const double* y, std::size_t n) {
     return lane_sum(n, [y](std::size_t k) { return indicator((y[k] != 0.0) & (y[k] != 1.0)); }) == 0.0;
+}
+
+// The sum over k of log q_k (label 1) or log1p(-q_k) (label 0), q the clamped probability, from one
+// pass of the vectorised log (ops/kernels.hpp, <= 1 ulp) over q_k or w_k = 1 - q_k rounded. log(w)
+// alone would lose every digit of log1p(-q) as q nears the clamp of 1e-12; the rounding error of w,
+// d = (1 - w) - q (exact: both subtractions are exact by Sterbenz's lemma for q < 1/2, and d = 0 from
+// 1/2 up), puts it back: log1p(-q) = log(w + d) = log w + d / w + O(d^2), and d / w = d (1 + q) up to
+// d q^2 / (1 - q), a quarter of an ulp at most (at q = 1/2). So no division, and within 2 ulp of log1p:
+// the log's 1, the sum's 0.5, that 0.25 (tests/test_ops_losses.cpp measures it against long double).
+SYMGRAD_LOSS_CLONES double labelled_log_sum(const double* q, const double* y, double* u, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) u[k] = labelled_argument(q[k], indicator(y[k] == 1.0));
+    kernels::log(u, u, n);
+    for (std::size_t k = 0; k < n; ++k) {
+        double zero = 1.0 - indicator(y[k] == 1.0), w = 1.0 - q[k];
+        u[k] += zero * (((1.0 - w) - q[k]) * (1.0 + q[k]));  // label 1: log q + 0
+    }
+    return lane_sum(n, [u](std::size_t k) { return u[k]; });
+}
+
+// g (+-1) / (q or 1 - q) for 0/1 labels into t, or added to it through `spare` (n doubles) so that no clone
+// fuses the product into the sum (bce's backward, below, says why this is its gradient).
+SYMGRAD_LOSS_CLONES void binary_label_gradient(const double* q, const double* y, double g, double* t, bool adds,
+                                              double* spare, std::size_t n) {
+    double* v = adds ? spare : t;
+    for (std::size_t k = 0; k < n; ++k) {
+        double one = indicator(y[k] == 1.0);
+        v[k] = g * ((1.0 - 2.0 * one) / labelled_argument(q[k], one));
+    }
+    if (adds)
+        for (std::size_t k = 0; k < n; ++k) t[k] += v[k];
 }
 
 // The buffer an op keeps from pass to pass: grown once per batch size, so a steady pass allocates nothing.
@@ -97,22 +138,6 @@ public:
         double s = binary_labels(y, n) ? labelled_log_sum(q, y, u, n) : general_sum(q, y, n);
         (*a.out)(0, 0) = -s / double(n);
     }
-    // The sum over k of log q_k (label 1) or log1p(-q_k) (label 0), q the clamped probability, from one
-    // pass of the vectorised log (ops/kernels.hpp, <= 1 ulp) over q_k or w_k = 1 - q_k rounded. log(w)
-    // alone would lose every digit of log1p(-q) as q nears the clamp of 1e-12; the rounding error of w,
-    // d = (1 - w) - q (exact: both subtractions are exact by Sterbenz's lemma for q < 1/2, and d = 0 from
-    // 1/2 up), puts it back: log1p(-q) = log(w + d) = log w + d / w + O(d^2), and d / w = d (1 + q) up to
-    // d q^2 / (1 - q), a quarter of an ulp at most (at q = 1/2). So no division, and within 2 ulp of log1p:
-    // the log's 1, the sum's 0.5, that 0.25 (tests/test_ops_losses.cpp measures it against long double).
-    static double labelled_log_sum(const double* q, const double* y, double* u, std::size_t n) {
-        for (std::size_t k = 0; k < n; ++k) u[k] = labelled_argument(q[k], indicator(y[k] == 1.0));
-        kernels::log(u, u, n);
-        for (std::size_t k = 0; k < n; ++k) {
-            double zero = 1.0 - indicator(y[k] == 1.0), w = 1.0 - q[k];
-            u[k] += zero * (((1.0 - w) - q[k]) * (1.0 + q[k]));  // label 1: log q + 0
-        }
-        return lane_sum(n, [u](std::size_t k) { return u[k]; });
-    }
     // Any labels: both terms, with libm's log and log1p (for a 0/1 label the other term is an exact zero).
     static double general_sum(const double* q, const double* y, std::size_t n) {
         double s = 0.0;
@@ -127,28 +152,24 @@ public:
         double g = (*a.out_grad)(0, 0) / double(n);
         double* q = scratch(clamped_, n);
         clamp_probabilities(a.in[0]->data(), q, n);
-        if (a.in_grad[0]) send_probability_gradient(a.in_grad[0], q, y, n, g);
+        if (a.in_grad[0]) send_probability_gradient(a.in_grad[0], q, y, scratch(arguments_, n), n, g);
         if (a.in_grad[1]) a.in_grad[1].send([&](std::size_t k) { return g * (std::log1p(-q[k]) - std::log(q[k])); });
     }
     // For a label of 1, -(y/q) + (1-y)/(1-q) is -(1/q) + 0, and for 0 it is -0 + 1/(1-q): the zero term is
     // exact and the other is nonzero (finite, or NaN with q), so adding it changes no bit. That leaves one
     // division, (-1 or 1) / (q or 1 - q), with the two-division formula's bits (negation is exact), which
     // tests/test_ops_losses.cpp checks against that formula. Other labels keep the formula.
-    static void send_probability_gradient(const grad_sink& sink, const double* q, const double* y, std::size_t n,
-                                          double g) {
-        if (!binary_labels(y, n)) {
+    static void send_probability_gradient(const grad_sink& sink, const double* q, const double* y, double* spare,
+                                          std::size_t n, double g) {
+        if (binary_labels(y, n))
+            binary_label_gradient(q, y, g, sink.data(), sink.blas_beta() != 0.0, spare, n);
+        else
             sink.send([&](std::size_t k) { return g * (-(y[k] / q[k]) + (1.0 - y[k]) / (1.0 - q[k])); });
-            return;
-        }
-        sink.send([&](std::size_t k) {
-            double one = indicator(y[k] == 1.0);
-            return g * ((1.0 - 2.0 * one) / labelled_argument(q[k], one));
-        });
     }
 
 private:
     mutable std::vector<double> clamped_;    // the clamped probabilities
-    mutable std::vector<double> arguments_;  // the logs' arguments, then the terms
+    mutable std::vector<double> arguments_;  // the logs' arguments, then the terms; backward's spare
 };
 
 // Each element's log1p(e^-|z|) and sigmoid(z) use e = e^-|z| <= 1, which never overflows, from the
