@@ -271,6 +271,37 @@ TEST_CASE("bce's gradient has the bits of the two-division formula for 0/1 label
     }
 }
 
+TEST_CASE("bce's gradient adds to an earlier contribution with the same bits", "[engine][ops][losses][bce]") {
+    // P feeds two bce's, so its gradient buffer is written by one and added to by the other (the op's
+    // accumulating path). Each contributes the old formula with g = 1 (the add's gradient) / n; a + b has
+    // the bits of b + a, whichever comes first.
+    std::vector<double> p = probes_and_random(61, 5), y1(p.size()), y2(p.size());
+    for (std::size_t k = 0; k < p.size(); ++k) y1[k] = k % 2 ? 1.0 : 0.0, y2[k] = k % 5 ? 0.0 : 1.0;
+    graph g;
+    node P = g.parameter("P", {1, p.size()});
+    node Y1 = g.input("Y1", {1, p.size()}), Y2 = g.input("Y2", {1, p.size()});
+    node loss = bce(P, Y1) + bce(P, Y2);
+    tensor pt = tensor::from_shape({1, p.size()}), y1t = tensor::from_shape({1, p.size()}),
+           y2t = tensor::from_shape({1, p.size()});
+    std::copy(p.begin(), p.end(), pt.data());
+    std::copy(y1.begin(), y1.end(), y1t.data());
+    std::copy(y2.begin(), y2.end(), y2t.data());
+    g.value(P) = pt;
+    g.feed({{Y1, y1t}, {Y2, y2t}});
+    g.forward();
+    g.backward(loss);
+    const double inv_n = 1.0 / double(p.size());
+    for (std::size_t k = 0; k < p.size(); ++k) {
+        double want = old_bce_gradient(p[k], y1[k], inv_n) + old_bce_gradient(p[k], y2[k], inv_n);
+        double have = g.grad(P).data()[k];
+        INFO("p = " << p[k] << ": want " << want << ", got " << have);
+        if (std::isnan(want))
+            CHECK(std::isnan(have));
+        else
+            CHECK(std::memcmp(&want, &have, sizeof want) == 0);
+    }
+}
+
 TEST_CASE("bce's gradient and cost with one label neither 0 nor 1 take the general formula", "[engine][ops][losses][bce]") {
     // 39 samples, the last label 0.25 (or NaN): the label check must see it wherever it sits. Gradient: the
     // old formula's bits; cost: long double's -mean(y log q + (1 - y) log1p(-q)), within 5e-15 relative
