@@ -59,6 +59,9 @@ struct node_plan {
     std::size_t fused_into = none;   // fusion: the consumer whose forward runs this op's, by blocks of rows
     std::size_t fused_from = none;   // fusion: the operand this op's forward runs first, block by block
     std::size_t backward_fused_with = none;  // fusion: the op after this one in backward, run block by block
+    std::size_t accumulates_into = none;  // forward folding: the consumer at whose place this op adds into its prefill
+    std::size_t prefilled_from = none;    // forward folding: the operand whose result is added into this op's prefill
+    std::size_t prefill_operand = 0;      // ... its index among this op's operands
     std::size_t folds_into = none;   // folding: the operand whose backward takes this op's outer-product gradient
     std::size_t folded_operand = 0;  // ... its index among this op's operands
     bool folded = false;             // folding: this op's backward runs in its consumer's fold
@@ -180,6 +183,14 @@ struct graph_impl {
     void plan_values(plan_state& p) const;
     // Marks the pair (u, id) for fusion when u's value is written in place by id and both compute rows alone.
     void plan_fusion(plan_state& p, std::size_t u, std::size_t id) const;
+    // Marks the pair (u, id) for forward folding when u's value is written in place by id, u accumulates and
+    // id prefills (op::has_forward_accumulate, op::has_prefill).
+    void plan_prefill(plan_state& p, std::size_t u, std::size_t id) const;
+    // Whether n's forward runs as its prefill and its operand's forward_accumulate this pass: not under the
+    // every-node check (which checks the operand's own value), nor when n runs inside a fused consumer.
+    bool prefills(const node_plan& n) const {
+        return n.prefilled_from != none && anomaly != anomaly_check::every_node && !(fusion && n.fused_into != none);
+    }
     // forward() of node id: alone, or with the operand fused into it, a block of rows at a time.
     void run_forward(plan_state& p, std::size_t id);
     // Pairs each unary elementwise op with the next in backward_order when that is its operand, read by it
@@ -364,6 +375,7 @@ void graph_impl::plan_values(plan_state& p) const {
         chain[id] = u == none ? id : chain[u];
         if (u != none && !poison) {
             n.value_slot = p.nodes[u].value_slot;
+            plan_prefill(p, u, id);
             plan_fusion(p, u, id);
             continue;
         }
@@ -390,6 +402,19 @@ void graph_impl::plan_fusion(plan_state& p, std::size_t u, std::size_t id) const
     p.nodes[id].fused_from = u;
 }
 
+// Deferring u's forward to id's place is safe for the reason given above plan_fusion.
+void graph_impl::plan_prefill(plan_state& p, std::size_t u, std::size_t id) const {
+    const auto& r = records[id];
+    const auto i = std::size_t(std::find(r.operands.begin(), r.operands.end(), u) - r.operands.begin());
+    std::array<operand_info, max_arity> in{};
+    for (std::size_t k = 0; k < records[u].operands.size(); ++k)
+        in[k] = {records[records[u].operands[k]].name, p.nodes[records[u].operands[k]].shape};
+    if (!records[u].operation->has_forward_accumulate(in) || !r.operation->has_prefill(i)) return;
+    p.nodes[u].accumulates_into = id;
+    p.nodes[id].prefilled_from = u;
+    p.nodes[id].prefill_operand = i;
+}
+
 // Rows per block of a fused forward: about 128 KB of the result, so the block written by the first op is
 // still in L2 when the second reads it; at least one row.
 constexpr std::size_t fused_block_bytes = 128 * 1024;
@@ -399,6 +424,12 @@ std::size_t rows_per_block(std::size_t cols) {
 
 void graph_impl::run_forward(plan_state& p, std::size_t id) {
     auto& n = p.nodes[id];
+    if (prefills(n)) {
+        records[id].operation->prefill(n.fwd, n.prefill_operand);
+        records[n.prefilled_from].operation->forward_accumulate(p.nodes[n.prefilled_from].fwd);
+        p.value_state[n.prefilled_from] = computed;
+        return;
+    }
     const bool fused = fusion && anomaly != anomaly_check::every_node && n.fused_from != none;
     if (!fused) {
         records[id].operation->forward(n.fwd);
@@ -980,6 +1011,7 @@ void graph::forward_here() {
         }
         // A fused operand runs inside its consumer's forward (its own check, every_node, turns fusion off).
         if (n.fused_into != none && im.fusion && im.anomaly != anomaly_check::every_node) continue;
+        if (n.accumulates_into != none && im.prefills(p.nodes[n.accumulates_into])) continue;  // likewise
         im.run_forward(p, id);
         p.value_state[id] = computed;
         if (n.poisons_slot != none) p.value_slots[n.poisons_slot].fill(std::numeric_limits<double>::quiet_NaN());
@@ -1263,6 +1295,13 @@ void op::forward_rows(const forward_args&, std::size_t, std::size_t) const {
 void op::backward_rows(const backward_args&, std::size_t, std::size_t) const {
     throw graph_error(std::string(kind()) + ": backward_rows called, but the op sends no rows alone "
                       "(has_backward_rows() is false)");
+}
+void op::forward_accumulate(const forward_args&) const {
+    throw graph_error(std::string(kind()) + ": forward_accumulate called, but the op cannot add its result "
+                      "into its output (has_forward_accumulate() is false)");
+}
+void op::prefill(const forward_args&, std::size_t) const {
+    throw graph_error(std::string(kind()) + ": prefill called, but the op offers none (has_prefill() is false)");
 }
 void op::backward_outer(const backward_args&, const outer_factors&) const {
     throw graph_error(std::string(kind()) + ": backward_outer called, but the op takes no outer-product "

@@ -51,6 +51,16 @@ public:
     void forward_rows(const forward_args& a, std::size_t r0, std::size_t r1) const override {
         broadcast_binary(*a.in[0], *a.in[1], *a.out, Rule::value, r0, r1);
     }
+    // A sum is operand i plus the other operand broadcast (op::has_prefill): out receives that broadcast,
+    // and operand i's op adds itself in (x + y and y + x round the same).
+    bool has_prefill(std::size_t) const override { return Rule::kind == op_kinds::add; }
+    void prefill(const forward_args& a, std::size_t operand) const override {
+        const auto other = broadcast_view(*a.in[1 - operand]);
+        const std::size_t rows = a.out->shape()[0], cols = a.out->shape()[1];
+        double* o = a.out->data();
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = other(i, j);
+    }
     void backward(const backward_args& a) const override { backward_rows(a, 0, a.out_grad->shape()[0]); }
     // By rows when no operand that needs a gradient is broadcast along rows (summed over all of them).
     bool has_backward_rows(const backward_args& a) const override {

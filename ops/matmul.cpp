@@ -16,15 +16,16 @@ public:
         if (in[0].shape.cols != in[1].shape.rows) throw_shape_error(kind(), in[0], &in[1], "cannot multiply");
         return {in[0].shape.rows, in[1].shape.cols};
     }
-    void forward(const forward_args& a) const override {
-        const tensor &x = *a.in[0], &y = *a.in[1];
-        int n = int(x.shape()[0]), k = int(x.shape()[1]), m = int(y.shape()[1]);
-        if (n == 1) return gemv(CblasTrans, k, m, y.data(), x.data(), *a.out);  // row = x Y
-        if (m == 1) return gemv(CblasNoTrans, n, k, x.data(), y.data(), *a.out);  // column = X y
-        if (k == 1) return outer(x.data(), y.data(), *a.out);                     // column times row
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k, 1.0, x.data(), k, y.data(), m, 0.0,
-                    a.out->data(), m);
+    void forward(const forward_args& a) const override { product(a, 0.0); }
+    // out += the product (op::forward_accumulate): a bias add prefills out with b, then Z = W X + b is one
+    // dgemm with beta = 1, as PyTorch's addmm. Each element gets b added once, as in the unfolded add, but
+    // where dgemm splits the inner dimension into blocks (k of several hundred) b joins the first block's
+    // partial sum instead of the finished product: a rounding-level difference. Only for the dgemm path:
+    // dgemv adds into its output in steps at any k, and a row or column has no pass worth saving.
+    bool has_forward_accumulate(const std::array<operand_info, max_arity>& in) const override {
+        return in[0].shape.rows != 1 && in[0].shape.cols != 1 && in[1].shape.cols != 1;
     }
+    void forward_accumulate(const forward_args& a) const override { product(a, 1.0); }
     // dA = G B', dB = A' G; transposes are BLAS flags, and the sink's beta keeps earlier contributions.
     void backward(const backward_args& a) const override {
         const tensor &x = *a.in[0], &y = *a.in[1], &g = *a.out_grad;
@@ -64,6 +65,17 @@ public:
     }
 
 private:
+    // out = x y + beta out, beta 0 or 1.
+    static void product(const forward_args& a, double beta) {
+        const tensor &x = *a.in[0], &y = *a.in[1];
+        int n = int(x.shape()[0]), k = int(x.shape()[1]), m = int(y.shape()[1]);
+        if (beta == 0.0 && (n == 1 || m == 1)) a.out->fill(0.0);
+        if (n == 1) return gemv(CblasTrans, k, m, y.data(), x.data(), *a.out);  // row = x Y
+        if (m == 1) return gemv(CblasNoTrans, n, k, x.data(), y.data(), *a.out);  // column = X y
+        if (k == 1) return outer(x.data(), y.data(), *a.out, beta);              // column times row
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k, 1.0, x.data(), k, y.data(), m, beta,
+                    a.out->data(), m);
+    }
     // out (a vector) receives op(M) v for the row-major rows x cols matrix M. A product with a vector
     // result goes through dgemv, which streams M once, where dgemm would first copy (pack) all of it.
     // A first contribution zero-fills the short output and adds, so stale contents never leak in through beta.
@@ -78,15 +90,18 @@ private:
     static void outer(const outer_factors& f, const grad_sink& out) {
         out.send_2d([u = f.u, v = f.v](std::size_t i, std::size_t j) { return u[i] * v[j]; });
     }
-    static void outer(const double* u, const double* v, tensor& out) {
+    static void outer(const double* u, const double* v, tensor& out, double beta) {
         const std::size_t rows = out.shape()[0], cols = out.shape()[1];
         double* o = out.data();
-        for (std::size_t i = 0; i < rows; ++i)
-            for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = u[i] * v[j];
+        if (beta == 0.0)  // written, never scaled: a stale or poisoned NaN must not leak in through 0 * NaN
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = u[i] * v[j];
+        else
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] += u[i] * v[j];
     }
-    // The forward's vector products, into the output buffer.
+    // The forward's vector products, added into the output buffer (zeroed first by a plain forward).
     static void gemv(CBLAS_TRANSPOSE t, int rows, int cols, const double* M, const double* v, tensor& out) {
-        out.fill(0.0);
         cblas_dgemv(CblasRowMajor, t, rows, cols, 1.0, M, cols, v, 1, 1.0, out.data(), 1);
     }
 };

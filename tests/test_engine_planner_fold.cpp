@@ -1,10 +1,13 @@
-// Folding chosen by the planner (a one-row matmul's outer-product gradient into its operand's activation
-// backward, op::outer_gradient): it happens where it should, and every gradient is the unfolded one's to
-// the bit. The unfolded reference is the same graph with the activation retained, which keeps its gradient
-// and so must materialise it.
+// Folding chosen by the planner, in backward (a one-row matmul's outer-product gradient into its operand's
+// activation backward, op::outer_gradient) and forward (a bias add's prefill, then the matmul adding its
+// product into it, op::has_prefill): each happens where it should, and every value and gradient is the
+// unfolded one's to the bit (forward: for inner dimensions BLAS does not split). The unfolded reference is
+// the same graph with the activation, or the product, retained, which keeps its own buffers.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
+#include <utility>
 
 #include "engine/graph.hpp"
 #include "ops/ops.hpp"
@@ -41,6 +44,30 @@ public:
 
 private:
     int* folded_;
+};
+
+// x itself, counting the forwards that added into a prefilled output (op::forward_accumulate).
+class counting_copy final : public op {
+public:
+    explicit counting_copy(int* accumulated) : accumulated_(accumulated) {}
+    std::string_view kind() const override { return "counting_copy"; }
+    std::size_t arity() const override { return 1; }
+    shape2 output_shape(const std::array<operand_info, max_arity>& in) const override { return in[0].shape; }
+    void forward(const forward_args& a) const override {
+        for (std::size_t k = 0; k < a.out->size(); ++k) a.out->data()[k] = a.in[0]->data()[k];
+    }
+    bool has_forward_accumulate(const std::array<operand_info, max_arity>&) const override { return true; }
+    void forward_accumulate(const forward_args& a) const override {
+        ++*accumulated_;
+        for (std::size_t k = 0; k < a.out->size(); ++k) a.out->data()[k] += a.in[0]->data()[k];
+    }
+    void backward(const backward_args& a) const override {
+        const double* g = a.out_grad->data();
+        if (a.in_grad[0]) a.in_grad[0].send([g](std::size_t k) { return g[k]; });
+    }
+
+private:
+    int* accumulated_;
 };
 
 // X (n x m) -> hidden layers -> a one-unit output layer: loss = sum(sigmoid(w A + c)), with random
@@ -175,4 +202,78 @@ TEST_CASE("folded and unfolded backward give the same gradients to the bit on ra
         }
     }
     CHECK(nets_folded >= 3);  // the seeds above fold in several nets (and tanh, sigmoid, relu in others)
+}
+
+TEST_CASE("a bias add prefills its output and the op before it adds into it, only where the planner can",
+          "[engine][planner][fold]") {
+    int accumulated = 0;
+    graph g;
+    node P = g.parameter("P", {3, 5});
+    node b = g.parameter("b", {3, 1});
+    node C = make_node(std::make_unique<counting_copy>(&accumulated), {P}, "C");
+    node Z = add(b, C, "Z");       // the in-place operand second: prefill broadcasts operand 0
+    node loss = sum(Z * Z, "loss");  // mul reads Z in backward, so Z stays readable
+    std::mt19937_64 rng(11);
+    g.value(P) = random_tensor(rng, 3, 5);
+    g.value(b) = random_tensor(rng, 3, 1);
+    g.set_poison_reused_buffers(false);  // poisoning gives in-place writers buffers of their own
+    g.forward();
+    CHECK(accumulated == 1);
+    const graph& cg = g;
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 5; ++j) CHECK(cg.value(Z)(i, j) == cg.value(b)(i, 0) + cg.value(P)(i, j));
+    g.backward(loss);  // gradients are untouched by the forward fold: d loss / d b_i = sum_j 2 Z_ij
+    for (std::size_t i = 0; i < 3; ++i) {
+        double want = 0.0;
+        for (std::size_t j = 0; j < 5; ++j) want += 2.0 * cg.value(Z)(i, j);
+        CHECK(cg.grad(b)(i, 0) == Approx(want).epsilon(1e-14));
+    }
+    // The every-node check names the product's own value, so it runs unfolded. (An add fused into its
+    // activation runs by rows, unfolded too: tests/test_engine_planner_fusion.cpp counts its blocks.)
+    g.set_anomaly_check(anomaly_check::every_node);
+    g.forward();
+    CHECK(accumulated == 1);
+    g.set_anomaly_check(anomaly_check::off);
+    g.forward();
+    CHECK(accumulated == 2);
+    // Retained, C keeps its value: Z gets a buffer of its own and adds as usual.
+    g.retain(C);
+    g.forward();
+    CHECK(accumulated == 2);
+    CHECK(same_bits(cg.value(C), cg.value(P)));
+}
+
+TEST_CASE("W X + b by prefill and accumulation is the separate product and add, to the bit for small inner "
+          "dimensions and within rounding for large ones",
+          "[engine][planner][fold]") {
+    // Every product path: dgemm, which folds, and those that do not: a row (n = 1) or a column (m = 1)
+    // by dgemv, an outer product (k = 1).
+    for (auto [n, m] : {std::pair<std::size_t, std::size_t>{9, 301}, {1, 301}, {9, 1}})
+    for (std::size_t k : {1u, 2u, 7u, 64u, 1500u})
+        for (shape2 bias : {shape2{n, 1}, shape2{1, m}, shape2{1, 1}, shape2{n, m}}) {
+            graph folded, plain;
+            node zf, zp;
+            for (auto* gp : {&folded, &plain}) {
+                graph& g = *gp;
+                std::mt19937_64 rng(k * 31 + bias.rows);
+                node W = g.parameter("W", {n, k}), X = g.input("X", {k, m}), b = g.parameter("b", bias);
+                node WX = matmul(W, X, "WX");
+                if (gp == &plain) g.retain(WX);
+                (gp == &folded ? zf : zp) = add(WX, b, "Z");
+                g.value(W) = random_tensor(rng, n, k);
+                g.value(b) = random_tensor(rng, bias.rows, bias.cols);
+                g.feed(X, random_tensor(rng, k, m));
+                g.set_poison_reused_buffers(false);
+                g.forward();
+            }
+            INFO(n << "x" << k << " times " << k << "x" << m << ", bias " << bias.rows << "x" << bias.cols);
+            const tensor &a = folded.value(zf), &b = plain.value(zp);
+            if (k <= 64) {
+                CHECK(same_bits(a, b));
+            } else {
+                // Blocks of the inner dimension: b joins the first block's partial sum, so each element
+                // may differ by a few roundings of its partial sums, each within 2^-53 of |W||X| (<= ~200).
+                for (std::size_t e = 0; e < a.size(); ++e) CHECK(std::abs(a.data()[e] - b.data()[e]) <= 1e-12);
+            }
+        }
 }
