@@ -69,7 +69,7 @@ void pade_exp_halves(B r, B& w1, B& w2) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <class B>
-B tanh(B x) {
+[[gnu::always_inline]] inline B tanh(B x) {
     using I = xsimd::batch<int64_t, typename B::arch_type>;
     constexpr double round_bias = 0x1.8p52;  // adding it rounds to an integer held in the low mantissa bits
     B a = xsimd::abs(x);
@@ -108,9 +108,13 @@ struct simd_kernels {
         for (std::size_t j = 0; k + j < n; ++j) out[k + j] = pad[j];
     }
 
-    // One function per row of SYMGRAD_KERNELS (ops/kernel_list.hpp).
-#define SYMGRAD_SIMD_KERNEL(name, body) \
-    static void name(const double* in, double* out, std::size_t n) { apply(in, out, n, [](batch x) { return body; }); }
+    // One function per row of SYMGRAD_KERNELS (ops/kernel_list.hpp). apply calls the body twice (loop and
+    // tail), so GCC called it out of line once per batch, reloading every constant; inlined, tanh is 9 %
+    // faster at AVX-512 and 25 % at SSE2.
+#define SYMGRAD_SIMD_KERNEL(name, body)                                                    \
+    static void name(const double* in, double* out, std::size_t n) {                      \
+        apply(in, out, n, [](batch x) __attribute__((always_inline)) { return body; }); \
+    }
     SYMGRAD_KERNELS(SYMGRAD_SIMD_KERNEL)
 #undef SYMGRAD_SIMD_KERNEL
 };
