@@ -72,8 +72,7 @@ template <class B>
 [[gnu::always_inline]] inline B tanh(B x) {
     using I = xsimd::batch<int64_t, typename B::arch_type>;
     constexpr double round_bias = 0x1.8p52;  // adding it rounds to an integer held in the low mantissa bits
-    B a = xsimd::abs(x);
-    a = xsimd::select(a > B(20.0), B(20.0), a);  // keeps NaN
+    B a = xsimd::min(B(20.0), xsimd::abs(x));  // minpd returns its second operand, NaN, for a NaN
     auto small = a < B(0.7);
     B r = B(-2.0) * a;
     B t = xsimd::select(small, B(round_bias), r * B(1.4426950408889634) + B(round_bias));
@@ -85,8 +84,8 @@ template <class B>
     B h = B(0.5) * r;
     B eh = B(1.0) + w2, vh = h + h * w1;
     B sp = s * (eh + vh);
-    B q = xsimd::select(small, a * (w1 - w2), sp + sp) / xsimd::select(small, eh, (eh - vh) + sp);
-    return xsimd::select(small, a + q, B(1.0) - q) | xsimd::bitofsign(x);
+    B q = xsimd::select(small, a * (w1 - w2), B(-2.0) * sp) / xsimd::select(small, eh, (eh - vh) + sp);
+    return (xsimd::select(small, a, B(1.0)) + q) | xsimd::bitofsign(x);
 }
 #pragma GCC diagnostic pop
 
