@@ -4,9 +4,10 @@
 #pragma once
 
 // Bodies may call the helpers of ops/kernels_simd.hpp, which fix xsimd 8.1's exp near overflow, log of
-// subnormals and the sigmoid's overflow (accuracy measured in tests/test_ops_kernels_ulp.cpp).
+// subnormals and the sigmoid's overflow, and replace its tanh by one with a single division (accuracy
+// measured in tests/test_ops_kernels_ulp.cpp).
 #define SYMGRAD_KERNELS(X)            \
-    X(tanh, xsimd::tanh(x))           \
+    X(tanh, detail::tanh(x))          \
     X(sigmoid, detail::sigmoid(x))    \
     X(exp, detail::exp_full_range(x)) \
     X(log, detail::log_full_range(x))

@@ -111,6 +111,20 @@ TEST_CASE("every kernel is within its stated ulp bound on every instruction set"
     }
 }
 
+TEST_CASE("tanh stays within its bound around its switch of formulas at |x| = 0.7", "[ops][kernels]") {
+    // detail::tanh (ops/kernels_simd.hpp) takes a + a (w1 - w2)/(1 + w2) below 0.7 and 1 - q above, and
+    // both are least accurate near the switch, which the sweep above samples only thinly (odd: x > 0 only).
+    const kernel_case& c = cases[0];
+    REQUIRE(std::string(c.name) == "tanh");
+    for (const auto& set : symgrad::kernels::available_kernel_sets()) {
+        accuracy acc;
+        measure(set.*c.fn, c.exact, sweep(0.4, 1.0, 0, 300000, 11), acc);
+        INFO(set.isa << " tanh near 0.7: worst " << double(acc.worst_ulp) << " ulp at x = "
+                     << double(acc.worst_at));
+        CHECK(acc.worst_ulp <= c.max_ulp);
+    }
+}
+
 TEST_CASE("every kernel keeps the IEEE special values on every instruction set", "[ops][kernels]") {
     const double inf = std::numeric_limits<double>::infinity();
     const double nan = std::numeric_limits<double>::quiet_NaN();
