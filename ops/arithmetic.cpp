@@ -1,4 +1,6 @@
 // add, sub, mul (broadcasting), neg and scale: forward, shape rule and vector-Jacobian product together.
+#include <algorithm>
+
 #include "engine/graph.hpp"
 #include "ops/broadcast.hpp"
 #include "ops/elementwise.hpp"
@@ -57,9 +59,14 @@ public:
     void prefill(const forward_args& a, std::size_t operand) const override {
         const auto other = broadcast_view(*a.in[1 - operand]);
         const std::size_t rows = a.out->shape()[0], cols = a.out->shape()[1];
-        double* o = a.out->data();
-        for (std::size_t i = 0; i < rows; ++i)
-            for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = other(i, j);
+        for (std::size_t i = 0; i < rows; ++i) {  // a row of the other operand, or one value along the row
+            const double* from = other.data + i * other.row_stride;
+            double* row = a.out->data() + i * cols;
+            if (other.col_stride == 0)
+                std::fill(row, row + cols, *from);
+            else
+                std::copy(from, from + cols, row);
+        }
     }
     void backward(const backward_args& a) const override { backward_rows(a, 0, a.out_grad->shape()[0]); }
     // By rows when no operand that needs a gradient is broadcast along rows (summed over all of them).
