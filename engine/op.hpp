@@ -77,7 +77,8 @@ public:
     // the op whose gradient it computes (tanh's derivative and the bias row sum) block by block.
     virtual bool has_backward_rows(const backward_args&) const { return false; }
     virtual void backward_rows(const backward_args& a, std::size_t r0, std::size_t r1) const;
-    // Forward folding (always on, but with the every-node anomaly check): an op that can add its result into
+    // Forward folding (on, except under the every-node anomaly check, with poisoning, which plans nothing in
+    // place, and for a sum fused into its activation by set_fusion): an op that can add its result into
     // out instead of writing it (a matmul: BLAS's beta = 1) says so and implements forward_accumulate; an op
     // whose result is operand i plus a broadcast of its other operand says has_prefill(i) and implements
     // prefill, which writes that broadcast into out. When out is operand i's buffer (planned in place) and
@@ -87,7 +88,7 @@ public:
     virtual void forward_accumulate(const forward_args& a) const;
     virtual bool has_prefill(std::size_t /*operand*/) const { return false; }
     virtual void prefill(const forward_args& a, std::size_t operand) const;
-    // Folding (always on, but with the every-node anomaly check): an op whose gradient to operand i is, for
+    // Folding (on, except under the every-node anomaly check): an op whose gradient to operand i is, for
     // these arguments, the outer product u v' of buffers it reads (a one-row matmul's dB = a' g) says so
     // here and gives the factors; backward() must send exactly u[i] * v[j]. When that operand is the output
     // of an op with backward_outer, read by this op alone, the planner runs this op without that sink and
