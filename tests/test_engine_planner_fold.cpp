@@ -147,6 +147,38 @@ TEST_CASE("a one-unit layer's input gradient is folded into the activation's bac
     for (std::size_t j = 0; j < 50; ++j) CHECK(g.grad(A)(2, j) == wv(0, 2));
 }
 
+TEST_CASE("a matrix times a column folds the matrix's outer-product gradient into its activation",
+          "[engine][planner][fold]") {
+    int folded = 0;
+    graph g;
+    node X = g.input("X", {50, 3});  // samples as rows here: A is 50 x 4, w a column
+    node W = g.parameter("W", {3, 4});
+    node A = make_node(std::make_unique<counting_double>(&folded), {matmul(X, W)}, "A");
+    node w = g.parameter("w", {4, 1});
+    node loss = sum(matmul(A, w), "loss");
+    std::mt19937_64 rng(7);
+    g.feed(X, random_tensor(rng, 50, 3));
+    g.value(W) = random_tensor(rng, 3, 4);
+    g.value(w) = random_tensor(rng, 4, 1);
+    g.forward();
+    g.backward(loss);
+    CHECK(folded == 1);
+    // By hand: dA = 1 w' (every row of dA is w'), dW = X' (2 dA).
+    const graph& cg = g;
+    const tensor dW = cg.grad(W);
+    for (std::size_t c = 0; c < 3; ++c)
+        for (std::size_t i = 0; i < 4; ++i) {
+            double want = 0.0;
+            for (std::size_t j = 0; j < 50; ++j) want += cg.value(X)(j, c) * 2.0 * cg.value(w)(i, 0);
+            CHECK(dW(c, i) == Approx(want).epsilon(1e-12));
+        }
+    g.retain(A);  // unfolded: the same bits
+    g.forward();
+    g.backward(loss);
+    CHECK(folded == 1);
+    CHECK(same_bits(cg.grad(W), dW));
+}
+
 TEST_CASE("an activation read by a second op, or whose own gradient is readable, is not folded",
           "[engine][planner][fold]") {
     int folded = 0;
